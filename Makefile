@@ -1,0 +1,31 @@
+# The front door. Needs only Python 3.11+ and make; everything else goes into .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint check-data clean
+
+run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
+	$(PY) boot.py
+
+test: lint  ## the whole suite (embedded PostgreSQL, or TEST_DATABASE_URL)
+	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
+	$(PY) integrity.py
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

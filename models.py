@@ -1,0 +1,89 @@
+"""Database tables: the current book (`appointments`) and every version ever written.
+
+The no-double-booking invariant lives here too, not only in `services.py`: an exclusion
+constraint makes PostgreSQL itself refuse two overlapping appointments of one calendar,
+whatever code path writes them. This module knows nothing about Flask or HTTP.
+"""
+
+from datetime import datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# The half-open interval [start, end): an appointment may begin exactly when another ends.
+# The overlap query in services.py repeats this expression verbatim so that it can use the
+# exclusion constraint's GiST index.
+TIME_RANGE = "tstzrange(starts_at, ends_at, '[)')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class Appointment(Base):
+    """The current version of each appointment: what `GET /appointments` lists."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    calendar: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        ExcludeConstraint(
+            ("calendar", "="),
+            (text(TIME_RANGE), "&&"),
+            using="gist",
+            name="appointments_no_overlap",
+        ),
+        Index("ix_appointments_starts_at_id", "starts_at", "id"),
+        Index("ix_appointments_calendar_starts_at_id", "calendar", "starts_at", "id"),
+    )
+
+
+class AppointmentVersion(Base):
+    """Every version of every appointment, the current one included, in write order."""
+
+    __tablename__ = "appointment_versions"
+
+    appointment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("appointments.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Server time the version was written, truncated to the millisecond that the API
+    # reports, so that a reported recordedAt can be handed back and compared exactly.
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

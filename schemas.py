@@ -1,0 +1,236 @@
+"""The API's wire format: what clients may send, what they get back, and the OpenAPI shapes.
+
+Validation and conversion happen here and nowhere else: a request that passes these schemas
+reaches `services.py` as plain typed data (`AppointmentData`). Never touches the database.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services import AppointmentData
+
+MAX_BIGINT = 2**63 - 1
+DEFAULT_CALENDAR = "default"
+
+# re.ASCII and fullmatch throughout: Python's `\d` and `int()` accept non-ASCII digits, and
+# `re.match` would let a trailing "\n" through.
+_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+_CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+_TIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ]"
+    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
+    r"(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
+
+TIME_FORMATS = (
+    "`YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS`, or ISO 8601 (`T`, optional fraction, "
+    "optional `Z`/`±HH:MM`). A time without an offset is UTC; it is kept to the millisecond."
+)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse one of the accepted request time formats into an aware UTC datetime.
+
+    Fractions are truncated to milliseconds, the precision every response shows, so that a
+    time read from the API and sent back compares equal to the stored one.
+    """
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ValueError("Not a valid time. Use " + TIME_FORMATS)
+    year, month, day = (int(part) for part in match["date"].split("-"))
+    fraction = (match["fraction"] or "").ljust(3, "0")[:3]
+    offset = match["offset"] or "Z"
+    if offset == "Z":
+        tz = UTC
+    else:
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        if hours > 23 or minutes > 59:
+            raise ValueError("Not a valid UTC offset.")
+        sign = -1 if offset[0] == "-" else 1
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        local = datetime(
+            year,
+            month,
+            day,
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            int(fraction) * 1000,
+            tzinfo=tz,
+        )
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError("Not a valid time: no such date or time of day.") from None
+
+
+def format_time(value: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.sssZ`, UTC, milliseconds: the one format of every response."""
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_client_id(value: object) -> int:
+    """A positive integer up to 2^63-1, as a JSON number or a string of ASCII digits."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("Must be a positive integer.")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("Must be a positive integer (up to 19 ASCII digits).")
+        value = int(value)
+    if not 1 <= value <= MAX_BIGINT:
+        raise ValueError(f"Must be between 1 and {MAX_BIGINT}.")
+    return value
+
+
+class ClientId(fields.Field):
+    """The client's own appointment id; `"42"` is accepted and answered as `42`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            return parse_client_id(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class ClientTime(fields.Field):
+    """A request time in any of the accepted formats, loaded as an aware UTC datetime."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Must be a string.")
+        try:
+            return parse_time(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class UtcTime(fields.Field):
+    """A response time: always `YYYY-MM-DDTHH:MM:SS.sssZ`."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_time(value)
+
+
+class QueryInteger(fields.Field):
+    """A non-negative integer query parameter written in ASCII digits only."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+            raise ValidationError("Must be a non-negative integer.")
+        return int(value)
+
+
+def validate_calendar(value: str) -> None:
+    if not _CALENDAR.fullmatch(value):
+        raise ValidationError("Must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'.")
+
+
+def _calendar_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate_calendar,
+        metadata={
+            "description": "The calendar the appointment books: a room, a person, a chair. "
+            "Overlaps are refused within one calendar only.",
+            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+            "example": "room-1",
+        },
+        **kwargs,
+    )
+
+
+_ID_DOC = {
+    "description": "Client-chosen id, 1 to 2^63-1. A string of digits is accepted too.",
+    "example": 42,
+}
+
+
+class AppointmentIn(Schema):
+    """Body of `POST /appointments`: create the appointment or update it by id."""
+
+    id = ClientId(required=True, metadata=_ID_DOC)
+    calendar = _calendar_field(load_default=DEFAULT_CALENDAR)
+    start = ClientTime(required=True, metadata={"example": "2026-12-01 09:00"})
+    end = ClientTime(
+        required=True,
+        metadata={"description": "Exclusive: the next appointment may start here.",
+                  "example": "2026-12-01 09:30"},
+    )
+    created_at = ClientTime(
+        required=True, data_key="createdAt", metadata={"example": "2026-11-26T08:00:00Z"}
+    )
+    updated_at = ClientTime(
+        required=True,
+        data_key="updatedAt",
+        metadata={
+            "description": "The client's own time of this change: the latest one wins.",
+            "example": "2026-11-26T08:00:00Z",
+        },
+    )
+
+    @validates_schema
+    def _starts_before_it_ends(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "start" in data and "end" in data and data["start"] >= data["end"]:
+            raise ValidationError("Must be later than start.", "end")
+
+    @post_load
+    def _to_data(self, data: dict[str, Any], **kwargs: Any) -> AppointmentData:
+        return AppointmentData(**data)
+
+
+class AppointmentOut(Schema):
+    """An appointment as the service stores it."""
+
+    id = fields.Integer(metadata={"example": 42})
+    calendar = fields.String(metadata={"example": "room-1"})
+    start = UtcTime(metadata={"example": "2026-12-01T09:00:00.000Z"})
+    end = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
+    created_at = UtcTime(data_key="createdAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
+    updated_at = UtcTime(data_key="updatedAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
+    version = fields.Integer(metadata={"description": "1 on creation, +1 per change."})
+
+
+class AppointmentVersionOut(AppointmentOut):
+    """One entry of an appointment's history."""
+
+    recorded_at = UtcTime(
+        data_key="recordedAt",
+        metadata={"description": "Server time this version was written.",
+                  "example": "2026-11-26T08:00:01.234Z"},
+    )
+
+
+class ListQuery(Schema):
+    """Query of `GET /appointments`."""
+
+    limit = QueryInteger(
+        load_default=100, validate=validate.Range(1, 1000), metadata={"example": 100}
+    )
+    offset = QueryInteger(load_default=0, validate=validate.Range(0, MAX_BIGINT))
+    calendar = _calendar_field()
+
+
+class ErrorOut(Schema):
+    """Every error the API answers, whatever its status."""
+
+    status_code = fields.Integer(data_key="statusCode", metadata={"example": 409})
+    error = fields.String(
+        metadata={"description": "Stable snake_case code.", "example": "time_range_unavailable"}
+    )
+    message = fields.String(metadata={"example": "The requested time range is not available."})
+    timestamp = UtcTime()
+    errors = fields.Dict(
+        metadata={"description": "Per-field messages, for validation_failed."}
+    )
+    conflicts = fields.List(
+        fields.Integer(),
+        metadata={"description": "Ids in the way, for time_range_unavailable.", "example": [7]},
+    )

@@ -1,0 +1,154 @@
+"""Fixtures on a real PostgreSQL: never a mock, never SQLite.
+
+Without TEST_DATABASE_URL the suite starts a throwaway embedded PostgreSQL; with it, it makes
+a database of its own on that server and drops it at the end. The schema comes from running the
+migrations once; tables are emptied before each test that touches the database. `live_server`
+is a real gunicorn with 4 workers on the same database.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+import requests
+from sqlalchemy import text
+
+import embedded_db
+from models import db
+from sesame import create_app, database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SQLAlchemy URL of an empty database that only this test run uses."""
+    admin = os.environ.get("TEST_DATABASE_URL")
+    if admin:
+        admin = database_url({"DATABASE_URL": admin})
+        name = f"sesame_test_{os.getpid()}"
+        yield embedded_db.create_database(admin, name, exist_ok=False)
+        embedded_db.drop_database(admin, name)
+        return
+    # A short path: the server's Unix socket lives in its data directory.
+    with tempfile.TemporaryDirectory(prefix="sesame-") as tmp:
+        server = embedded_db.start(Path(tmp) / "pg", throwaway=True)
+        try:
+            yield embedded_db.create_database(embedded_db.server_url(server), "sesame_test")
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def environment(database: str) -> Iterator[dict[str, str]]:
+    """The environment the app (and gunicorn) is configured from in this run."""
+    env = {"DATABASE_URL": database, "DB_LOCK_TIMEOUT_MS": "3000"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    yield env
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def app(environment: dict[str, str]):
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def clean(app) -> None:
+    """An empty book before the test."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("TRUNCATE appointments, appointment_versions"))
+
+
+@pytest.fixture
+def client(app, clean):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app, clean):
+    """A SQLAlchemy session for calling services directly, outside any request."""
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@pytest.fixture
+def connection(app, clean):
+    """A plain connection, for what a test checks or writes behind the service's back."""
+    with app.app_context(), db.engine.connect() as connection:
+        yield connection
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app, environment: dict[str, str]) -> Iterator[str]:
+    """Base URL of a real gunicorn, 4 gthread workers x 8 threads, on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        **environment,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_THREADS": "8",
+        "LOG_LEVEL": "warning",
+    }
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "sesame:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
+        try:
+            if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not serve within 30 s")
+
+
+@pytest.fixture
+def live(live_server: str, clean) -> str:
+    """The live server's base URL, with an empty book."""
+    return live_server
