@@ -1,9 +1,9 @@
 """Start Sesame the way `make run` and the container do: database, migrations, gunicorn.
 
 With DATABASE_URL (or the seed's DB_* settings) it migrates that database and then becomes
-gunicorn (exec), as a container entry point should. Without, it starts the embedded
-PostgreSQL on DATA_DIR (default .data/), keeps it running under gunicorn, and stops it
-cleanly when gunicorn exits, so the next run reuses the same data.
+gunicorn (exec), as a container entry point should; `python boot.py migrate` only migrates.
+Without, it starts the embedded PostgreSQL on DATA_DIR (default .data/), keeps it running
+under gunicorn, and stops it cleanly when gunicorn exits, so the next run reuses the data.
 """
 
 import logging
@@ -16,7 +16,14 @@ from pathlib import Path
 import flask_migrate
 
 HERE = Path(__file__).resolve().parent
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(HERE / "gunicorn.conf.py"), "sesame:create_app()"]
+GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-c",
+    str(HERE / "gunicorn.conf.py"),
+    "sesame:create_app()",
+]
 
 
 def migrate() -> None:
@@ -27,8 +34,11 @@ def migrate() -> None:
         flask_migrate.upgrade(directory=str(HERE / "migrations"))
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if argv == ["migrate"]:  # the container's one-shot migration step
+        migrate()
+        return 0
     if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
         migrate()
         os.execv(sys.executable, GUNICORN)
@@ -55,4 +65,4 @@ def serve_on_embedded_postgres(data_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

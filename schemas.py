@@ -161,8 +161,10 @@ class AppointmentIn(Schema):
     start = ClientTime(required=True, metadata={"example": "2026-12-01 09:00"})
     end = ClientTime(
         required=True,
-        metadata={"description": "Exclusive: the next appointment may start here.",
-                  "example": "2026-12-01 09:30"},
+        metadata={
+            "description": "Exclusive: the next appointment may start here.",
+            "example": "2026-12-01 09:30",
+        },
     )
     created_at = ClientTime(
         required=True, data_key="createdAt", metadata={"example": "2026-11-26T08:00:00Z"}
@@ -203,8 +205,10 @@ class AppointmentVersionOut(AppointmentOut):
 
     recorded_at = UtcTime(
         data_key="recordedAt",
-        metadata={"description": "Server time this version was written.",
-                  "example": "2026-11-26T08:00:01.234Z"},
+        metadata={
+            "description": "Server time this version was written.",
+            "example": "2026-11-26T08:00:01.234Z",
+        },
     )
 
 
@@ -227,9 +231,7 @@ class ErrorOut(Schema):
     )
     message = fields.String(metadata={"example": "The requested time range is not available."})
     timestamp = UtcTime()
-    errors = fields.Dict(
-        metadata={"description": "Per-field messages, for validation_failed."}
-    )
+    errors = fields.Dict(metadata={"description": "Per-field messages, for validation_failed."})
     conflicts = fields.List(
         fields.Integer(),
         metadata={"description": "Ids in the way, for time_range_unavailable.", "example": [7]},

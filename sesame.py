@@ -222,7 +222,6 @@ class SesameBlueprint(Blueprint):
     ARGUMENTS_PARSER = SesameParser()
 
 
-
 class SesameApi(Api):
     """smorest's Api with our error body, in the document and on the wire."""
 
@@ -313,13 +312,17 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error.orig, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
             log.warning("database wait timed out: %s", type(error.orig).__name__)
             return error_response(
-                503, "database_timeout", "The request waited too long; retry shortly.",
+                503,
+                "database_timeout",
+                "The request waited too long; retry shortly.",
                 retry_after=1,
             )
         if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
             log.warning("database unavailable: %s", type(error.orig).__name__)
             return error_response(
-                503, "database_unavailable", "The database is unavailable; retry shortly.",
+                503,
+                "database_unavailable",
+                "The database is unavailable; retry shortly.",
                 retry_after=5,
             )
         return _internal_error(error)
@@ -358,10 +361,17 @@ def _errors(*statuses: int, **more: str) -> Any:
 
 @appointments.route("/appointments", methods=["POST"])
 @appointments.doc(operationId="createOrUpdateAppointment", summary="Create or update by id")
-@appointments.arguments(AppointmentIn, example={
-    "id": 42, "calendar": "room-1", "start": "2026-12-01 09:00", "end": "2026-12-01 09:30",
-    "createdAt": "2026-11-26T08:00:00Z", "updatedAt": "2026-11-26T08:00:00Z",
-})
+@appointments.arguments(
+    AppointmentIn,
+    example={
+        "id": 42,
+        "calendar": "room-1",
+        "start": "2026-12-01 09:00",
+        "end": "2026-12-01 09:30",
+        "createdAt": "2026-11-26T08:00:00Z",
+        "updatedAt": "2026-11-26T08:00:00Z",
+    },
+)
 @appointments.response(200, AppointmentOut, description="Updated, or an identical retry.")
 @appointments.alt_response(201, schema=AppointmentOut, description="Created.")
 @_errors(
@@ -375,7 +385,7 @@ def _errors(*statuses: int, **more: str) -> Any:
 )
 def save_appointment(new: services.AppointmentData) -> Any:
     """Create the appointment, or update it if `updatedAt` is newer than the stored one."""
-    result = services.save_appointment(db.session, new=new)
+    result = services.save_appointment(db.session(), new=new)
     if result.created:
         return result.appointment, 201, {"Location": f"/appointments/{new.id}"}
     return result.appointment
@@ -389,7 +399,7 @@ def save_appointment(new: services.AppointmentData) -> Any:
 def list_appointments(query: dict[str, Any]) -> Any:
     """Active appointments ordered by start, then id."""
     return services.list_appointments(
-        db.session, calendar=query.get("calendar"), limit=query["limit"], offset=query["offset"]
+        db.session(), calendar=query.get("calendar"), limit=query["limit"], offset=query["offset"]
     )
 
 
@@ -398,7 +408,7 @@ def list_appointments(query: dict[str, Any]) -> Any:
 @appointments.response(200, AppointmentOut)
 @_errors(404, 503)
 def get_appointment(appointment_id: int) -> Any:
-    return services.get_appointment(db.session, appointment_id)
+    return services.get_appointment(db.session(), appointment_id)
 
 
 @appointments.route("/appointments/<appointment_id:appointment_id>/history", methods=["GET"])
@@ -406,7 +416,7 @@ def get_appointment(appointment_id: int) -> Any:
 @appointments.response(200, AppointmentVersionOut(many=True))
 @_errors(404, 503)
 def get_appointment_history(appointment_id: int) -> Any:
-    return services.appointment_history(db.session, appointment_id)
+    return services.appointment_history(db.session(), appointment_id)
 
 
 @appointments.route("/health", methods=["GET"])

@@ -143,7 +143,7 @@ def _wait_until_serving(base: str, process: subprocess.Popen, log) -> None:
         try:
             if requests.get(f"{base}/health", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not serve within 30 s")
 

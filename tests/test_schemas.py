@@ -37,8 +37,30 @@ def test_ids_accepted(sent, stored):
 
 @pytest.mark.parametrize(
     "sent",
-    [True, False, 4.7, 42.0, "4.7", "forty-two", 0, "0", -1, "-1", 2**63, str(2**63), 10**30,
-     "+42", " 42", "42\n", "٤٢", "1e3", "", None, [42], {"id": 42}],
+    [
+        True,
+        False,
+        4.7,
+        42.0,
+        "4.7",
+        "forty-two",
+        0,
+        "0",
+        -1,
+        "-1",
+        2**63,
+        str(2**63),
+        10**30,
+        "+42",
+        " 42",
+        "42\n",
+        "٤٢",
+        "1e3",
+        "",
+        None,
+        [42],
+        {"id": 42},
+    ],
 )
 def test_ids_refused(sent):
     assert "id" in refusal(id=sent)
@@ -65,10 +87,22 @@ def test_times_accepted_and_kept_as_utc(sent, meant):
 
 @pytest.mark.parametrize(
     "sent",
-    ["2024-02-30 10:00", "2026-12-01 24:00", "2026-12-01 23:59:60", "0000-01-01 10:00",
-     "10000-01-01 10:00", "2026-12-01", "2026-12-01 9:00", "2026-12-01T09:00+0100",
-     "2026-12-01T09:00:00+24:00", "2026-12-01 09:00.5", "yesterday", "2026-12-01T09:00:00Z ",
-     "２０２６-12-01 09:00", "0001-01-01T00:00:00+01:00"],
+    [
+        "2024-02-30 10:00",
+        "2026-12-01 24:00",
+        "2026-12-01 23:59:60",
+        "0000-01-01 10:00",
+        "10000-01-01 10:00",
+        "2026-12-01",
+        "2026-12-01 9:00",
+        "2026-12-01T09:00+0100",
+        "2026-12-01T09:00:00+24:00",
+        "2026-12-01 09:00.5",
+        "yesterday",
+        "2026-12-01T09:00:00Z ",
+        "２０２６-12-01 09:00",
+        "0001-01-01T00:00:00+01:00",
+    ],
 )
 def test_times_refused(sent):
     with pytest.raises(ValueError):
@@ -130,8 +164,17 @@ def test_response_times_are_utc_with_milliseconds():
 
 @pytest.mark.parametrize(
     "query",
-    [{"limit": "0"}, {"limit": "1001"}, {"limit": "ten"}, {"limit": "4.5"}, {"offset": "-1"},
-     {"limit": " 5"}, {"limit": "٥"}, {"calendar": "a b"}, {"sort": "start"}],
+    [
+        {"limit": "0"},
+        {"limit": "1001"},
+        {"limit": "ten"},
+        {"limit": "4.5"},
+        {"offset": "-1"},
+        {"limit": " 5"},
+        {"limit": "٥"},
+        {"calendar": "a b"},
+        {"sort": "start"},
+    ],
 )
 def test_list_query_refused(query):
     with pytest.raises(ValidationError):

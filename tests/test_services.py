@@ -55,8 +55,13 @@ def test_decide_same_updated_at_same_content_is_a_replay():
 
 @pytest.mark.parametrize(
     "new",
-    [appointment(updated=-1), appointment(updated=-1, end=60), appointment(end=60),
-     appointment(calendar="other"), appointment(created=5)],
+    [
+        appointment(updated=-1),
+        appointment(updated=-1, end=60),
+        appointment(end=60),
+        appointment(calendar="other"),
+        appointment(created=5),
+    ],
 )
 def test_decide_older_or_same_time_other_content_is_stale(new):
     assert decide(stored(appointment()), new) is Decision.STALE

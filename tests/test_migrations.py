@@ -1,0 +1,58 @@
+"""The migrations build exactly the schema the models describe, and run both ways."""
+
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+import embedded_db
+from models import Base
+from sesame import create_app
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@pytest.fixture
+def empty_database(database):
+    """A second, empty database on the test server, dropped afterwards."""
+    admin = make_url(database).set(database="postgres").render_as_string(hide_password=False)
+    name = f"{make_url(database).database}_migrations"
+    url = embedded_db.create_database(admin, name, exist_ok=False)
+    yield url
+    embedded_db.drop_database(admin, name)
+
+
+def test_models_and_migrations_agree(app):
+    from models import db
+
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    app = create_app()
+    engine = create_engine(empty_database)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(directory=MIGRATIONS)
+            assert {"appointments", "appointment_versions"} <= set(
+                inspect(engine).get_table_names()
+            )
+            flask_migrate.downgrade(directory=MIGRATIONS, revision="base")
+            assert "appointments" not in inspect(engine).get_table_names()
+            flask_migrate.upgrade(directory=MIGRATIONS)
+        with engine.connect() as connection:
+            head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert head == "0001"
+    finally:
+        engine.dispose()
+        from models import db
+
+        with app.app_context():
+            db.engine.dispose()
