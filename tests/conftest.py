@@ -77,9 +77,66 @@ def clean(app) -> None:
         connection.execute(text("TRUNCATE appointments, appointment_versions"))
 
 
-@pytest.fixture
-def client(app, clean):
-    return app.test_client()
+@pytest.fixture(params=["flask", "gunicorn"])
+def client(request, app, clean):
+    """Flask's test client, and the same interface over real HTTP to the 4-worker gunicorn:
+    every API test runs through both."""
+    if request.param == "flask":
+        return app.test_client()
+    return LiveClient(request.getfixturevalue("live_server"))
+
+
+class LiveResponse:
+    """The parts of Flask's test response that the tests read, from a real HTTP response."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.mimetype = response.headers.get("Content-Type", "").split(";")[0]
+        self._response = response
+
+    def get_json(self):
+        return self._response.json()
+
+    def get_data(self, as_text: bool = False):
+        return self._response.text if as_text else self._response.content
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._response.close()
+
+
+class LiveClient:
+    """Flask's test-client interface (get, post, delete) over HTTP to a live server."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def open(self, method, path, *, json=None, data=None, content_type=None, headers=None):
+        headers = dict(headers or {})
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        response = requests.request(
+            method,
+            self.base + path,
+            json=json,
+            data=data.encode() if isinstance(data, str) else data,
+            headers=headers,
+            timeout=10,
+            allow_redirects=False,
+        )
+        return LiveResponse(response)
+
+    def get(self, path, **kwargs):
+        return self.open("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.open("POST", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.open("DELETE", path, **kwargs)
 
 
 @pytest.fixture
