@@ -11,7 +11,7 @@ WORKDIR /app
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin sesame
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
-COPY sesame.py models.py schemas.py services.py integrity.py boot.py gunicorn.conf.py ./
+COPY *.py ./
 COPY migrations ./migrations
 
 USER sesame

@@ -11,10 +11,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 CHECKS = {
-    "overlapping appointments in one calendar": """
+    "overlapping active appointments in one calendar": """
         SELECT a.id, b.id FROM appointments a JOIN appointments b
           ON a.calendar = b.calendar AND a.id < b.id
          AND tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(b.starts_at, b.ends_at, '[)')
+         WHERE a.status = 'active' AND b.status = 'active'
     """,
     "history versions not exactly 1..version": """
         SELECT a.id FROM appointments a
@@ -26,8 +27,18 @@ CHECKS = {
     "current row differs from its last version": """
         SELECT a.id FROM appointments a
           JOIN appointment_versions v ON v.appointment_id = a.id AND v.version = a.version
-         WHERE (a.calendar, a.starts_at, a.ends_at, a.created_at, a.updated_at)
-               IS DISTINCT FROM (v.calendar, v.starts_at, v.ends_at, v.created_at, v.updated_at)
+         WHERE (a.calendar, a.starts_at, a.ends_at, a.created_at, a.updated_at, a.status)
+               IS DISTINCT FROM
+               (v.calendar, v.starts_at, v.ends_at, v.created_at, v.updated_at, v.status)
+    """,
+    "history not a gapless sequence of validity periods": """
+        SELECT v.appointment_id, v.version FROM appointment_versions v
+          JOIN appointments a ON a.id = v.appointment_id
+          LEFT JOIN appointment_versions n
+            ON n.appointment_id = v.appointment_id AND n.version = v.version + 1
+         WHERE (v.version = a.version) <> (v.superseded_at IS NULL)
+            OR v.superseded_at IS DISTINCT FROM n.recorded_at
+            OR v.superseded_at <= v.recorded_at
     """,
 }
 

@@ -34,6 +34,11 @@ NAMING_CONVENTION = {
 # The overlap query in services.py repeats this expression verbatim so that it can use the
 # exclusion constraint's GiST index.
 TIME_RANGE = "tstzrange(starts_at, ends_at, '[)')"
+# When a version was the current one: [recorded_at, superseded_at), open while it is current.
+VALIDITY = "tstzrange(recorded_at, superseded_at, '[)')"
+ACTIVE = "active"
+CANCELLED = "cancelled"
+STATUS_CHECK = "status IN ('active', 'cancelled')"
 
 
 class Base(DeclarativeBase):
@@ -55,15 +60,19 @@ class Appointment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(9))
 
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(STATUS_CHECK, name="status_known"),
+        # Only active appointments hold their slot: a cancelled one frees it at once.
         ExcludeConstraint(
             ("calendar", "="),
             (text(TIME_RANGE), "&&"),
             using="gist",
             name="appointments_no_overlap",
+            where=text(f"status = '{ACTIVE}'"),
         ),
         Index("ix_appointments_starts_at_id", "starts_at", "id"),
         Index("ix_appointments_calendar_starts_at_id", "calendar", "starts_at", "id"),
@@ -71,7 +80,12 @@ class Appointment(Base):
 
 
 class AppointmentVersion(Base):
-    """Every version of every appointment, the current one included, in write order."""
+    """Every version of every appointment, the current one included: a system-versioned record.
+
+    Each version knows when it became current (`recorded_at`) and when it stopped being current
+    (`superseded_at`, NULL while current), so "the book at time T" is one indexed range query.
+    `txid` and `seq` order the change feed; see `queries.changes` for why both are needed.
+    """
 
     __tablename__ = "appointment_versions"
 
@@ -87,3 +101,47 @@ class AppointmentVersion(Base):
     # Server time the version was written, truncated to the millisecond that the API
     # reports, so that a reported recordedAt can be handed back and compared exactly.
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(9))
+    # The writing transaction's id (pg_current_xact_id) and a sequence number, both taken
+    # before commit: the change feed serves rows only below the oldest running transaction.
+    txid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text::bigint)")
+    )
+    seq: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('appointment_versions_seq')")
+    )
+
+    __table_args__ = (
+        CheckConstraint(STATUS_CHECK, name="status_known"),
+        Index("ix_appointment_versions_txid_seq", "txid", "seq", unique=True),
+        Index(
+            "ix_appointment_versions_validity",
+            "calendar",
+            text(VALIDITY),
+            postgresql_using="gist",
+        ),
+    )
+
+
+# The columns that make a `StoredAppointment`, in its field order, from either table.
+CURRENT_COLUMNS = (
+    Appointment.id,
+    Appointment.calendar,
+    Appointment.starts_at,
+    Appointment.ends_at,
+    Appointment.created_at,
+    Appointment.updated_at,
+    Appointment.version,
+    Appointment.status,
+)
+VERSION_COLUMNS = (
+    AppointmentVersion.appointment_id,
+    AppointmentVersion.calendar,
+    AppointmentVersion.starts_at,
+    AppointmentVersion.ends_at,
+    AppointmentVersion.created_at,
+    AppointmentVersion.updated_at,
+    AppointmentVersion.version,
+    AppointmentVersion.status,
+)

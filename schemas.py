@@ -4,12 +4,16 @@ Validation and conversion happen here and nowhere else: a request that passes th
 reaches `services.py` as plain typed data (`AppointmentData`). Never touches the database.
 """
 
+import base64
+import binascii
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from models import ACTIVE, CANCELLED
+from queries import ALL, FEED_START, BookQuery, FeedPosition
 from services import AppointmentData
 
 MAX_BIGINT = 2**63 - 1
@@ -18,6 +22,7 @@ DEFAULT_CALENDAR = "default"
 # re.ASCII and fullmatch throughout: Python's `\d` and `int()` accept non-ASCII digits, and
 # `re.match` would let a trailing "\n" through.
 _DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,60}", re.ASCII)
 _CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 _TIME = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ]"
@@ -198,6 +203,13 @@ class AppointmentOut(Schema):
     created_at = UtcTime(data_key="createdAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
     updated_at = UtcTime(data_key="updatedAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
     version = fields.Integer(metadata={"description": "1 on creation, +1 per change."})
+    status = fields.String(
+        metadata={
+            "description": "`active`, or `cancelled` (the slot is free).",
+            "enum": [ACTIVE, CANCELLED],
+            "example": ACTIVE,
+        }
+    )
 
 
 class AppointmentVersionOut(AppointmentOut):
@@ -212,14 +224,138 @@ class AppointmentVersionOut(AppointmentOut):
     )
 
 
-class ListQuery(Schema):
-    """Query of `GET /appointments`."""
+class WindowQuery(Schema):
+    """A time window `[from, to)`; each bound optional unless a subclass requires it."""
+
+    start_doc = {
+        "description": "Window start (inclusive). " + TIME_FORMATS,
+        "example": "2026-12-01 00:00",
+    }
+    end_doc = {
+        "description": "Window end (exclusive); must be after `from`.",
+        "example": "2026-12-02 00:00",
+    }
+    start = ClientTime(data_key="from", metadata=start_doc)
+    end = ClientTime(data_key="to", metadata=end_doc)
+
+    @validates_schema
+    def _window_is_not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            raise ValidationError("Must be later than from.", "to")
+
+
+class ListQuery(WindowQuery):
+    """Query of `GET /appointments` and of the iCalendar feed."""
 
     limit = QueryInteger(
         load_default=100, validate=validate.Range(1, 1000), metadata={"example": 100}
     )
     offset = QueryInteger(load_default=0, validate=validate.Range(0, MAX_BIGINT))
     calendar = _calendar_field()
+    status = fields.String(
+        load_default=ACTIVE,
+        validate=validate.OneOf([ACTIVE, CANCELLED, ALL]),
+        metadata={"description": "Which appointments: `active` (default), `cancelled`, `all`."},
+    )
+    at = ClientTime(
+        metadata={
+            "description": "The book as it was at this server time: any `recordedAt` works.",
+            "example": "2026-11-26T08:00:01.234Z",
+        }
+    )
+
+    @post_load
+    def _to_query(self, data: dict[str, Any], **kwargs: Any) -> BookQuery:
+        return BookQuery(**data)
+
+
+class AvailabilityQuery(WindowQuery):
+    """Query of `GET /availability`."""
+
+    MAX_WINDOW = timedelta(days=366)
+
+    start = ClientTime(required=True, data_key="from", metadata=WindowQuery.start_doc)
+    end = ClientTime(required=True, data_key="to", metadata=WindowQuery.end_doc)
+    calendar = _calendar_field(load_default=DEFAULT_CALENDAR)
+    min_duration = QueryInteger(
+        data_key="minDuration",
+        load_default=0,
+        validate=validate.Range(0, 366 * 24 * 60),
+        metadata={"description": "Leave out free gaps shorter than this many minutes."},
+    )
+
+    @validates_schema
+    def _window_is_bounded(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["end"] - data["start"] > self.MAX_WINDOW:
+            raise ValidationError("The window may span at most 366 days.", "to")
+
+
+class BusyOut(Schema):
+    id = fields.Integer(metadata={"example": 42})
+    start = UtcTime(metadata={"example": "2026-12-01T09:00:00.000Z"})
+    end = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
+
+
+class FreeOut(Schema):
+    start = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
+    end = UtcTime(metadata={"example": "2026-12-02T00:00:00.000Z"})
+
+
+class AvailabilityOut(Schema):
+    """Busy and free together tile `[from, to)` exactly, in order, clipped to it."""
+
+    calendar = fields.String(metadata={"example": "room-1"})
+    start = UtcTime(data_key="from", metadata={"example": "2026-12-01T00:00:00.000Z"})
+    end = UtcTime(data_key="to", metadata={"example": "2026-12-02T00:00:00.000Z"})
+    busy = fields.List(fields.Nested(BusyOut))
+    free = fields.List(fields.Nested(FreeOut))
+
+
+class FeedCursor(fields.Field):
+    """The change feed's opaque position; clients hand back the `next` they were given."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str:
+        raw = f"{value.txid}.{value.seq}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            if not isinstance(value, str) or not _CURSOR.fullmatch(value):
+                raise ValueError
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+            txid, seq = raw.split(".")
+            if not (_DIGITS.fullmatch(txid) and _DIGITS.fullmatch(seq)):
+                raise ValueError
+            return FeedPosition(int(txid), int(seq))
+        except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+            raise ValidationError("Not a cursor this service gave out.") from None
+
+
+class ChangesQuery(Schema):
+    """Query of `GET /changes`."""
+
+    since = FeedCursor(
+        load_default=FEED_START,
+        metadata={
+            "type": "string",
+            "description": "The `next` of the previous page; leave out to start at the beginning.",
+        },
+    )
+    limit = QueryInteger(load_default=100, validate=validate.Range(1, 1000))
+
+
+class ChangesOut(Schema):
+    changes = fields.List(
+        fields.Nested(AppointmentVersionOut),
+        metadata={"description": "Versions in commit-safe order; each exactly once."},
+    )
+    next = FeedCursor(
+        metadata={
+            "type": "string",
+            "description": "Pass as `since` to get what follows.",
+            "example": "MTIzNC41Njc",
+        }
+    )
 
 
 class ErrorOut(Schema):

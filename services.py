@@ -1,10 +1,11 @@
-"""The transactions: create-or-update, reads, history. Knows nothing about Flask or HTTP.
+"""The write transactions: create-or-update and cancel. Knows nothing about Flask or HTTP.
 
 Every write is one READ COMMITTED transaction that first takes transaction-scoped advisory
-locks (see `_lock`), then reads, decides and writes. Outcomes that are not a success are
-domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `NotFound`) that the web layer maps
-to status codes. The exclusion constraint in `models.py` is the backstop: if any code path
-ever tried to store an overlap, PostgreSQL would refuse it and we answer the same conflict.
+locks (see the lock helpers), then reads, decides and writes. Outcomes that are not a success
+are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFailed`,
+`NotFound`) that the web layer maps to status codes. Reads live in `queries.py`. The exclusion
+constraint in `models.py` is the backstop: if any code path ever tried to store an overlap,
+PostgreSQL would refuse it and we answer the same conflict.
 """
 
 import enum
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg.errors
-from sqlalchemy import Row, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import TIME_RANGE, Appointment, AppointmentVersion
+from models import ACTIVE, CANCELLED, CURRENT_COLUMNS, TIME_RANGE, Appointment
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
@@ -38,7 +39,7 @@ class AppointmentData:
 
 @dataclass(frozen=True, slots=True)
 class StoredAppointment:
-    """An appointment as stored, with the version the service gave it."""
+    """An appointment as stored, with the version and status the service gave it."""
 
     id: int
     calendar: str
@@ -47,6 +48,11 @@ class StoredAppointment:
     created_at: datetime
     updated_at: datetime
     version: int
+    status: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
 
     def as_data(self) -> AppointmentData:
         return AppointmentData(
@@ -67,6 +73,31 @@ class SaveResult:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """HTTP's conditional request headers, in domain terms, checked under the id lock.
+
+    `versions`: the write proceeds only if the stored version is one of these (If-Match);
+    `any_version`: only if the appointment exists (If-Match: *);
+    `create_only`: only if it does not exist yet (If-None-Match: *).
+    """
+
+    versions: frozenset[int] | None = None
+    any_version: bool = False
+    create_only: bool = False
+
+    def check(self, current: StoredAppointment | None) -> None:
+        if self.create_only and current is not None:
+            raise PreconditionFailed()
+        if self.any_version and current is None:
+            raise PreconditionFailed()
+        if self.versions is not None and (current is None or current.version not in self.versions):
+            raise PreconditionFailed()
+
+
+NO_PRECONDITION = Precondition()
+
+
 class DomainError(Exception):
     """An outcome that is not a success, named in the domain, not in HTTP."""
 
@@ -77,6 +108,10 @@ class NotFound(DomainError):
 
 class StaleUpdate(DomainError):
     """The stored version is newer, or as new with other content: the latest wins."""
+
+
+class PreconditionFailed(DomainError):
+    """The client's If-Match / If-None-Match does not hold for the stored appointment."""
 
 
 class TimeRangeUnavailable(DomainError):
@@ -98,29 +133,15 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
     Latest wins by the client's `updatedAt`; the same `updatedAt` with the same content is a
     retried request and changes nothing; the same `updatedAt` with other content is refused,
     because two different writes claiming the same moment cannot both be the latest.
+    A cancelled appointment is revived only by a strictly newer `updatedAt`.
     """
     if current is None:
         return Decision.CREATE
     if new.updated_at > current.updated_at:
         return Decision.UPDATE
-    if new.updated_at == current.updated_at and new == current.as_data():
+    if current.active and new.updated_at == current.updated_at and new == current.as_data():
         return Decision.REPLAY
     return Decision.STALE
-
-
-_APPOINTMENT_COLUMNS = (
-    Appointment.id,
-    Appointment.calendar,
-    Appointment.starts_at,
-    Appointment.ends_at,
-    Appointment.created_at,
-    Appointment.updated_at,
-    Appointment.version,
-)
-
-
-def _stored(row: Row) -> StoredAppointment:
-    return StoredAppointment(*row)
 
 
 # The lock helpers. Advisory locks are transaction-scoped (`pg_advisory_xact_lock`): they are
@@ -137,67 +158,63 @@ _LOCK_CALENDARS = text(
     "  ORDER BY key) AS keys"
 )
 _OVERLAPS = text(
-    f"SELECT id FROM appointments WHERE calendar = :calendar"
+    f"SELECT id FROM appointments WHERE calendar = :calendar AND status = '{ACTIVE}'"
     f" AND {TIME_RANGE} && tstzrange(:start, :end, '[)') AND id <> :id"
     f" ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
-# One round trip writes the current row and its history entry. recorded_at is taken after the
-# locks (clock_timestamp, not now(), which is the transaction's start), so the versions of one
-# appointment are recorded in the order they were written.
+# One round trip writes the current row, closes the previous version and records the new one.
+# recorded_at is taken after the locks (clock_timestamp, not now(), which is the transaction's
+# start) and kept at least 1 ms after the previous version's, so every version of an appointment
+# has a non-empty [recorded_at, superseded_at) at the millisecond precision the API reports.
 _WRITE = text(
     """
-    WITH current AS (
+    WITH stamp AS (
+        SELECT greatest(
+            date_trunc('milliseconds', clock_timestamp()),
+            (SELECT recorded_at + interval '1 millisecond' FROM appointment_versions
+              WHERE appointment_id = :id AND version = :version - 1)) AS at
+    ), current AS (
         INSERT INTO appointments AS a
-            (id, calendar, starts_at, ends_at, created_at, updated_at, version)
-        VALUES (:id, :calendar, :start, :end, :created_at, :updated_at, :version)
+            (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)
+        VALUES (:id, :calendar, :start, :end, :created_at, :updated_at, :version, :status)
         ON CONFLICT (id) DO UPDATE SET
             calendar = excluded.calendar, starts_at = excluded.starts_at,
             ends_at = excluded.ends_at, created_at = excluded.created_at,
-            updated_at = excluded.updated_at, version = excluded.version
+            updated_at = excluded.updated_at, version = excluded.version,
+            status = excluded.status
         RETURNING a.*
+    ), superseded AS (
+        UPDATE appointment_versions SET superseded_at = stamp.at FROM stamp
+         WHERE appointment_id = :id AND version = :version - 1
     )
     INSERT INTO appointment_versions
-        (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
+        (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at, status,
          recorded_at)
-    SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at,
-           date_trunc('milliseconds', clock_timestamp())
-    FROM current
+    SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at
+      FROM current, stamp
     """
 )
 
 
-def save_appointment(session: Session, *, new: AppointmentData) -> SaveResult:
+def save_appointment(
+    session: Session, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
+) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction."""
     try:
         with session.begin():
-            session.execute(_LOCK_ID, {"id": new.id})
-            current = _read_current(session, new.id)
+            current = _lock_and_read(session, new.id)
+            precondition.check(current)
             decision = decide(current, new)
             if decision is Decision.STALE:
                 raise StaleUpdate()
             if decision is Decision.REPLAY:
                 assert current is not None
                 return SaveResult(current, created=False)
-            calendars = {new.calendar} | ({current.calendar} if current else set())
-            session.execute(
-                _LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)}
-            )
+            _lock_calendars(session, {new.calendar} | ({current.calendar} if current else set()))
             conflicts = _overlapping_ids(session, new)
             if conflicts:
                 raise TimeRangeUnavailable(conflicts)
-            version = current.version + 1 if current else 1
-            session.execute(
-                _WRITE,
-                {
-                    "id": new.id,
-                    "calendar": new.calendar,
-                    "start": new.start,
-                    "end": new.end,
-                    "created_at": new.created_at,
-                    "updated_at": new.updated_at,
-                    "version": version,
-                },
-            )
+            stored = _write(session, new, version=current.version + 1 if current else 1)
     except IntegrityError as error:
         if isinstance(error.orig, psycopg.errors.ExclusionViolation):
             # Unreachable through this function while the locks hold; kept as the answer
@@ -205,17 +222,33 @@ def save_appointment(session: Session, *, new: AppointmentData) -> SaveResult:
             with session.begin():
                 raise TimeRangeUnavailable(_overlapping_ids(session, new)) from error
         raise
-    stored = StoredAppointment(
-        new.id, new.calendar, new.start, new.end, new.created_at, new.updated_at, version
-    )
     return SaveResult(stored, created=current is None)
 
 
-def _read_current(session: Session, appointment_id: int) -> StoredAppointment | None:
-    row = session.execute(
-        select(*_APPOINTMENT_COLUMNS).where(Appointment.id == appointment_id)
-    ).first()
-    return _stored(row) if row else None
+def cancel_appointment(
+    session: Session, *, appointment_id: int, precondition: Precondition = NO_PRECONDITION
+) -> StoredAppointment:
+    """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
+    with session.begin():
+        current = _lock_and_read(session, appointment_id)
+        if current is None:
+            raise NotFound()
+        precondition.check(current)
+        if not current.active:
+            return current
+        _lock_calendars(session, {current.calendar})
+        return _write(session, current.as_data(), version=current.version + 1, status=CANCELLED)
+
+
+def _lock_and_read(session: Session, appointment_id: int) -> StoredAppointment | None:
+    """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
+    session.execute(_LOCK_ID, {"id": appointment_id})
+    row = session.execute(select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)).first()
+    return StoredAppointment(*row) if row else None
+
+
+def _lock_calendars(session: Session, calendars: set[str]) -> None:
+    session.execute(_LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)})
 
 
 def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:
@@ -223,44 +256,19 @@ def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:
     return list(session.scalars(_OVERLAPS, params))
 
 
-def get_appointment(session: Session, appointment_id: int) -> StoredAppointment:
-    with session.begin():
-        current = _read_current(session, appointment_id)
-    if current is None:
-        raise NotFound()
-    return current
+def _write(
+    session: Session, data: AppointmentData, *, version: int, status: str = ACTIVE
+) -> StoredAppointment:
+    session.execute(_WRITE, {**_columns(data), "version": version, "status": status})
+    return StoredAppointment(**_columns(data), version=version, status=status)
 
 
-def list_appointments(
-    session: Session, *, calendar: str | None, limit: int, offset: int
-) -> list[StoredAppointment]:
-    """The current book ordered by (start, id), optionally one calendar's."""
-    query = select(*_APPOINTMENT_COLUMNS)
-    if calendar is not None:
-        query = query.where(Appointment.calendar == calendar)
-    query = query.order_by(Appointment.starts_at, Appointment.id).limit(limit).offset(offset)
-    with session.begin():
-        return [_stored(row) for row in session.execute(query)]
-
-
-def appointment_history(session: Session, appointment_id: int) -> list[RecordedVersion]:
-    """Every version of one appointment, oldest first, the current one last."""
-    query = (
-        select(
-            AppointmentVersion.appointment_id,
-            AppointmentVersion.calendar,
-            AppointmentVersion.starts_at,
-            AppointmentVersion.ends_at,
-            AppointmentVersion.created_at,
-            AppointmentVersion.updated_at,
-            AppointmentVersion.version,
-            AppointmentVersion.recorded_at,
-        )
-        .where(AppointmentVersion.appointment_id == appointment_id)
-        .order_by(AppointmentVersion.version)
-    )
-    with session.begin():
-        versions = [RecordedVersion(*row) for row in session.execute(query)]
-    if not versions:
-        raise NotFound()
-    return versions
+def _columns(data: AppointmentData) -> dict:
+    return {
+        "id": data.id,
+        "calendar": data.calendar,
+        "start": data.start,
+        "end": data.end,
+        "created_at": data.created_at,
+        "updated_at": data.updated_at,
+    }

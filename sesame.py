@@ -14,29 +14,18 @@ from typing import Any
 import psycopg.errors
 from flask import Flask, Response, current_app, jsonify, send_from_directory
 from flask_migrate import Migrate
-from flask_smorest import Api, Blueprint
-from marshmallow import RAISE
+from flask_smorest import Api
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from swagger_ui_bundle import swagger_ui_path
-from webargs import core as webargs_core
-from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter, ValidationError
 
 import services
 from models import db
-from schemas import (
-    AppointmentIn,
-    AppointmentOut,
-    AppointmentVersionOut,
-    ErrorOut,
-    ListQuery,
-    format_time,
-    parse_client_id,
-)
+from schemas import ErrorOut, format_time
+from views import AppointmentIdConverter, appointments
 
 __version__ = "0.1.0"
 log = logging.getLogger("sesame")
@@ -176,52 +165,6 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-class AppointmentIdConverter(BaseConverter):
-    """Path ids: ASCII digits only, 1 to 2^63-1; anything else is no such appointment (404)."""
-
-    regex = r"[^/]+"
-
-    def to_python(self, value: str) -> int:
-        try:
-            return parse_client_id(value)
-        except ValueError:
-            raise ValidationError() from None
-
-    def to_url(self, value: Any) -> str:
-        return str(value)
-
-
-class SesameParser(FlaskParser):
-    """webargs' parser with the service's rules: 400 not 422, unknown fields refused,
-    and a JSON body required to be JSON (415) and well formed (400)."""
-
-    DEFAULT_VALIDATION_STATUS = 400
-    DEFAULT_UNKNOWN_BY_LOCATION = {
-        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
-        "query": RAISE,
-        "json": RAISE,
-    }
-
-    def _raw_load_json(self, req: Any) -> Any:
-        if not req.mimetype or not webargs_core.is_json(req.mimetype):
-            abort(
-                415,
-                error="unsupported_media_type",
-                message="Send the body as JSON with Content-Type: application/json.",
-            )
-        try:
-            return webargs_core.parse_json(req.get_data(cache=True))
-        except RecursionError:
-            self._handle_invalid_json_error(None, req)  # nesting too deep to parse
-
-    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kw: Any) -> Any:
-        abort(400, error="malformed_json", message="The request body is not valid JSON.")
-
-
-class SesameBlueprint(Blueprint):
-    ARGUMENTS_PARSER = SesameParser()
-
-
 class SesameApi(Api):
     """smorest's Api with our error body, in the document and on the wire."""
 
@@ -282,6 +225,14 @@ def register_error_handlers(app: Flask) -> None:
     def _not_found(error: services.NotFound) -> Response:
         return error_response(404, "not_found", "No appointment has this id.")
 
+    @app.errorhandler(services.PreconditionFailed)
+    def _precondition_failed(error: services.PreconditionFailed) -> Response:
+        return error_response(
+            412,
+            "precondition_failed",
+            "If-Match or If-None-Match does not hold for the stored appointment; nothing changed.",
+        )
+
     @app.errorhandler(services.StaleUpdate)
     def _stale(error: services.StaleUpdate) -> Response:
         return error_response(
@@ -332,95 +283,3 @@ def register_error_handlers(app: Flask) -> None:
     def _internal_error(error: Exception) -> Response:
         current_app.logger.exception("unhandled error")
         return error_response(500, "internal_error", "Something went wrong on our side.")
-
-
-appointments = SesameBlueprint(
-    "appointments", __name__, description="Book, change and list appointments."
-)
-
-_ERRORS = {
-    400: "Invalid input: `validation_failed` with per-field `errors`, or `malformed_json`.",
-    404: "No appointment has this id.",
-    503: "The database is unavailable or busy (`Retry-After` says when to retry).",
-}
-
-
-def _errors(*statuses: int, **more: str) -> Any:
-    """Document the error responses an operation can give, all with the error schema."""
-    described = {**{str(s): _ERRORS[s] for s in statuses}, **more}
-
-    def decorate(view: Any) -> Any:
-        for status, description in described.items():
-            view = appointments.alt_response(int(status), schema=ErrorOut, description=description)(
-                view
-            )
-        return view
-
-    return decorate
-
-
-@appointments.route("/appointments", methods=["POST"])
-@appointments.doc(operationId="createOrUpdateAppointment", summary="Create or update by id")
-@appointments.arguments(
-    AppointmentIn,
-    example={
-        "id": 42,
-        "calendar": "room-1",
-        "start": "2026-12-01 09:00",
-        "end": "2026-12-01 09:30",
-        "createdAt": "2026-11-26T08:00:00Z",
-        "updatedAt": "2026-11-26T08:00:00Z",
-    },
-)
-@appointments.response(200, AppointmentOut, description="Updated, or an identical retry.")
-@appointments.alt_response(201, schema=AppointmentOut, description="Created.")
-@_errors(
-    400,
-    503,
-    **{
-        "409": "`time_range_unavailable` (with `conflicts`) or `stale_update`.",
-        "413": "The body is larger than MAX_BODY_BYTES.",
-        "415": "The body is not JSON.",
-    },
-)
-def save_appointment(new: services.AppointmentData) -> Any:
-    """Create the appointment, or update it if `updatedAt` is newer than the stored one."""
-    result = services.save_appointment(db.session(), new=new)
-    if result.created:
-        return result.appointment, 201, {"Location": f"/appointments/{new.id}"}
-    return result.appointment
-
-
-@appointments.route("/appointments", methods=["GET"])
-@appointments.doc(operationId="listAppointments", summary="List the current book")
-@appointments.arguments(ListQuery, location="query")
-@appointments.response(200, AppointmentOut(many=True))
-@_errors(400, 503)
-def list_appointments(query: dict[str, Any]) -> Any:
-    """Active appointments ordered by start, then id."""
-    return services.list_appointments(
-        db.session(), calendar=query.get("calendar"), limit=query["limit"], offset=query["offset"]
-    )
-
-
-@appointments.route("/appointments/<appointment_id:appointment_id>", methods=["GET"])
-@appointments.doc(operationId="getAppointment", summary="Get one appointment")
-@appointments.response(200, AppointmentOut)
-@_errors(404, 503)
-def get_appointment(appointment_id: int) -> Any:
-    return services.get_appointment(db.session(), appointment_id)
-
-
-@appointments.route("/appointments/<appointment_id:appointment_id>/history", methods=["GET"])
-@appointments.doc(operationId="getAppointmentHistory", summary="Every version, oldest first")
-@appointments.response(200, AppointmentVersionOut(many=True))
-@_errors(404, 503)
-def get_appointment_history(appointment_id: int) -> Any:
-    return services.appointment_history(db.session(), appointment_id)
-
-
-@appointments.route("/health", methods=["GET"])
-@appointments.doc(operationId="getHealth", summary="Liveness: the process serves")
-@appointments.response(200, description="The process serves requests.")
-def health() -> Any:
-    return jsonify(status="ok")

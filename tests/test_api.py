@@ -22,6 +22,7 @@ STORED = {
     "createdAt": "2026-11-26T08:00:00.000Z",
     "updatedAt": "2026-11-26T08:00:00.000Z",
     "version": 1,
+    "status": "active",
 }
 
 

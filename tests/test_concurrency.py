@@ -96,3 +96,33 @@ def test_random_mixed_writes_leave_no_overlap_and_contiguous_history(live, conne
 def _minutes_after_nine(minutes: int) -> str:
     hour, minute = divmod(9 * 60 + minutes, 60)
     return f"2026-12-01 {hour:02d}:{minute:02d}"
+
+
+def test_cancels_racing_creates_for_the_same_slots_never_overlap(live, connection):
+    slots = [f"room-{n}" for n in range(10)]
+    for n, calendar in enumerate(slots, start=1):
+        assert (
+            requests.post(
+                f"{live}/appointments", json={**BODY, "id": n, "calendar": calendar}, timeout=10
+            ).status_code
+            == 201
+        )
+    barrier = threading.Barrier(30)
+
+    def cancel(n: int) -> int:
+        barrier.wait()
+        return requests.delete(f"{live}/appointments/{n}", timeout=30).status_code
+
+    def create(n: int, calendar: str) -> int:
+        barrier.wait()
+        body = {**BODY, "id": n, "calendar": calendar}
+        return requests.post(f"{live}/appointments", json=body, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        cancels = [pool.submit(cancel, n) for n in range(1, 11)]
+        creates = [pool.submit(create, 100 + n, slots[n % 10]) for n in range(20)]
+    assert {f.result() for f in cancels} == {200}
+    assert {f.result() for f in creates} <= {201, 409}
+    assert find_violations(connection) == {}
+    active = requests.get(f"{live}/appointments?limit=1000").json()
+    assert len(active) <= 10 and {a["id"] for a in active} <= set(range(100, 120))

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import embedded_db
+from integrity import find_violations
 from models import Base
 from sesame import create_app
 
@@ -49,7 +50,50 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database, monkeypa
             flask_migrate.upgrade(directory=MIGRATIONS)
         with engine.connect() as connection:
             head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert head == "0001"
+        assert head == "0002"
+    finally:
+        engine.dispose()
+        from models import db
+
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_data_written_before_0002_is_carried_forward(empty_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    app = create_app()
+    engine = create_engine(empty_database)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(directory=MIGRATIONS, revision="0001")
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO appointments VALUES"
+                        " (1, 'a', '2026-12-01 09:00Z', '2026-12-01 10:00Z', now(), now(), 2),"
+                        " (2, 'a', '2026-12-01 10:00Z', '2026-12-01 11:00Z', now(), now(), 1);"
+                        "INSERT INTO appointment_versions VALUES"
+                        " (1, 1, 'a', '2026-12-01 08:00Z', '2026-12-01 09:00Z', now(), now(),"
+                        "  '2026-11-26 08:00:00Z'),"
+                        " (1, 2, 'a', '2026-12-01 09:00Z', '2026-12-01 10:00Z', now(), now(),"
+                        "  '2026-11-26 08:00:05Z'),"
+                        " (2, 1, 'a', '2026-12-01 10:00Z', '2026-12-01 11:00Z', now(), now(),"
+                        "  '2026-11-26 08:00:01Z')"
+                    )
+                )
+            flask_migrate.upgrade(directory=MIGRATIONS)
+        client = app.test_client()
+        assert [(a["id"], a["status"]) for a in client.get("/appointments").get_json()] == [
+            (1, "active"),
+            (2, "active"),
+        ]
+        changes = client.get("/changes").get_json()["changes"]
+        assert [(c["id"], c["version"]) for c in changes] == [(1, 1), (2, 1), (1, 2)]
+        old = client.get("/appointments?at=2026-11-26T08:00:02Z").get_json()
+        assert [(a["id"], a["version"]) for a in old] == [(1, 1), (2, 1)]
+        with engine.connect() as connection:
+            assert find_violations(connection) == {}
+        assert client.delete("/appointments/1").get_json()["version"] == 3
     finally:
         engine.dispose()
         from models import db

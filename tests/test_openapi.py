@@ -26,6 +26,10 @@ def test_document_lists_every_operation_with_an_operation_id(client):
         ("/appointments", "get"): "listAppointments",
         ("/appointments/{appointment_id}", "get"): "getAppointment",
         ("/appointments/{appointment_id}/history", "get"): "getAppointmentHistory",
+        ("/appointments/{appointment_id}", "delete"): "cancelAppointment",
+        ("/appointments.ics", "get"): "getAppointmentsCalendar",
+        ("/changes", "get"): "listChanges",
+        ("/availability", "get"): "getAvailability",
         ("/health", "get"): "getHealth",
     }
 

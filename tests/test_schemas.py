@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
+from queries import BookQuery
 from schemas import AppointmentIn, ListQuery, format_time, parse_time
 from services import AppointmentData
 
@@ -182,4 +183,4 @@ def test_list_query_refused(query):
 
 
 def test_list_query_defaults():
-    assert ListQuery().load({}) == {"limit": 100, "offset": 0}
+    assert ListQuery().load({}) == BookQuery(status="active", limit=100, offset=0)

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+import queries
 import services
 from integrity import find_violations
+from queries import BookQuery
 from services import AppointmentData, Decision, StoredAppointment, decide
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -28,8 +30,8 @@ def appointment(id=1, start=0, end=30, calendar="default", updated=0, created=0)
     )
 
 
-def stored(data: AppointmentData, version=1) -> StoredAppointment:
-    return StoredAppointment(**asdict(data), version=version)
+def stored(data: AppointmentData, version=1, status="active") -> StoredAppointment:
+    return StoredAppointment(**asdict(data), version=version, status=status)
 
 
 def save(session, data):
@@ -73,14 +75,14 @@ def test_decide_older_or_same_time_other_content_is_stale(new):
 def test_create_then_read(session):
     result = save(session, appointment(id=7))
     assert result.created and result.appointment.version == 1
-    assert services.get_appointment(session, 7) == result.appointment
+    assert queries.get_appointment(session, 7) == result.appointment
 
 
 def test_update_keeps_previous_version_in_history(session):
     save(session, appointment(id=7))
     result = save(session, appointment(id=7, end=45, updated=1))
     assert not result.created and result.appointment.version == 2
-    history = services.appointment_history(session, 7)
+    history = queries.appointment_history(session, 7)
     assert [(v.version, v.end) for v in history] == [
         (1, T0 + timedelta(minutes=30)),
         (2, T0 + timedelta(minutes=45)),
@@ -92,7 +94,7 @@ def test_replay_changes_nothing(session):
     save(session, appointment(id=7))
     result = save(session, appointment(id=7))
     assert not result.created and result.appointment.version == 1
-    assert len(services.appointment_history(session, 7)) == 1
+    assert len(queries.appointment_history(session, 7)) == 1
 
 
 @pytest.mark.parametrize("late", [appointment(id=7, updated=-5), appointment(id=7, end=50)])
@@ -100,8 +102,8 @@ def test_stale_update_is_refused_and_changes_nothing(session, late):
     save(session, appointment(id=7))
     with pytest.raises(services.StaleUpdate):
         save(session, late)
-    assert services.get_appointment(session, 7).version == 1
-    assert len(services.appointment_history(session, 7)) == 1
+    assert queries.get_appointment(session, 7).version == 1
+    assert len(queries.appointment_history(session, 7)) == 1
 
 
 @pytest.mark.parametrize(("start", "end"), [(0, 30), (29, 31), (-10, 1), (10, 20), (-60, 90)])
@@ -111,7 +113,7 @@ def test_overlap_is_refused_with_the_ids_in_the_way(session, start, end):
         save(session, appointment(id=2, start=start, end=end))
     assert caught.value.conflicts == [1]
     with pytest.raises(services.NotFound):
-        services.get_appointment(session, 2)
+        queries.get_appointment(session, 2)
 
 
 @pytest.mark.parametrize(("start", "end"), [(30, 60), (-30, 0)])
@@ -150,19 +152,19 @@ def test_move_into_an_occupied_slot_is_refused(session):
 def test_list_orders_by_start_then_id_and_filters_by_calendar(session):
     for id, start, calendar in [(5, 60, "a"), (3, 0, "b"), (4, 0, "c"), (1, 120, "a")]:
         save(session, appointment(id=id, start=start, end=start + 30, calendar=calendar))
-    everything = services.list_appointments(session, calendar=None, limit=100, offset=0)
+    everything = queries.list_appointments(session, BookQuery())
     assert [a.id for a in everything] == [3, 4, 5, 1]
-    page = services.list_appointments(session, calendar=None, limit=2, offset=1)
+    page = queries.list_appointments(session, BookQuery(limit=2, offset=1))
     assert [a.id for a in page] == [4, 5]
-    room_a = services.list_appointments(session, calendar="a", limit=100, offset=0)
+    room_a = queries.list_appointments(session, BookQuery(calendar="a"))
     assert [a.id for a in room_a] == [5, 1]
 
 
 def test_unknown_ids_are_not_found(session):
     with pytest.raises(services.NotFound):
-        services.get_appointment(session, 99)
+        queries.get_appointment(session, 99)
     with pytest.raises(services.NotFound):
-        services.appointment_history(session, 99)
+        queries.appointment_history(session, 99)
 
 
 def test_exclusion_constraint_refuses_an_overlap_written_behind_the_services_back(
@@ -173,8 +175,8 @@ def test_exclusion_constraint_refuses_an_overlap_written_behind_the_services_bac
         connection.execute(
             text(
                 "INSERT INTO appointments"
-                " (id, calendar, starts_at, ends_at, created_at, updated_at, version)"
-                " VALUES (2, 'default', :start, :end, now(), now(), 1)"
+                " (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)"
+                " VALUES (2, 'default', :start, :end, now(), now(), 1, 'active')"
             ),
             {"start": T0 + timedelta(minutes=10), "end": T0 + timedelta(minutes=40)},
         )
@@ -191,7 +193,7 @@ def test_books_written_by_the_service_pass_the_integrity_checks(session, connect
 def test_integrity_checks_find_a_broken_history(session, connection):
     save(session, appointment(id=1))
     connection.execute(text("UPDATE appointments SET version = 2"))
-    assert list(find_violations(connection)) == ["history versions not exactly 1..version"]
+    assert "history versions not exactly 1..version" in find_violations(connection)
 
 
 def test_integrity_checks_find_a_current_row_that_is_not_its_last_version(session, connection):

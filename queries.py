@@ -1,0 +1,208 @@
+"""Reads of the book: one appointment, its history, lists (now or at a past moment), the change
+feed and availability. Knows nothing about Flask or HTTP and never writes.
+
+Each function runs in a transaction of its own. Which server answers is the caller's choice:
+the by-id reads and the change feed must see the primary (a client expects its own write);
+the rest may be a moment old.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session
+
+from models import (
+    ACTIVE,
+    CURRENT_COLUMNS,
+    TIME_RANGE,
+    VALIDITY,
+    VERSION_COLUMNS,
+    Appointment,
+    AppointmentVersion,
+)
+from services import NotFound, RecordedVersion, StoredAppointment
+
+ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class BookQuery:
+    """A page of the book: optionally one calendar, one status, a time window, a past moment."""
+
+    calendar: str | None = None
+    status: str = ACTIVE  # "active", "cancelled" or "all"
+    start: datetime | None = None  # appointments that end after this...
+    end: datetime | None = None  # ...and start before this: they intersect [start, end)
+    at: datetime | None = None  # the book as it was at this server time
+    limit: int = 100
+    offset: int = 0
+
+
+def get_appointment(session: Session, appointment_id: int) -> StoredAppointment:
+    with session.begin():
+        query = select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)
+        row = session.execute(query).first()
+    if row is None:
+        raise NotFound()
+    return StoredAppointment(*row)
+
+
+def appointment_history(session: Session, appointment_id: int) -> list[RecordedVersion]:
+    """Every version of one appointment, oldest first, the current one last."""
+    query = (
+        select(*VERSION_COLUMNS, AppointmentVersion.recorded_at)
+        .where(AppointmentVersion.appointment_id == appointment_id)
+        .order_by(AppointmentVersion.version)
+    )
+    with session.begin():
+        versions = [RecordedVersion(*row) for row in session.execute(query)]
+    if not versions:
+        raise NotFound()
+    return versions
+
+
+def list_appointments(session: Session, query: BookQuery) -> list[StoredAppointment]:
+    """The book (or the book as it was at `query.at`) ordered by (start, id)."""
+    statement = _book_as_of(query.at) if query.at else select(*CURRENT_COLUMNS)
+    table: Any = AppointmentVersion if query.at else Appointment
+    if query.calendar is not None:
+        statement = statement.where(table.calendar == query.calendar)
+    if query.status != ALL:
+        statement = statement.where(table.status == query.status)
+    if query.start is not None or query.end is not None:
+        statement = statement.where(_intersects(query.start, query.end))
+    id_column = AppointmentVersion.appointment_id if query.at else Appointment.id
+    statement = (
+        statement.order_by(table.starts_at, id_column).limit(query.limit).offset(query.offset)
+    )
+    with session.begin():
+        return [StoredAppointment(*row) for row in session.execute(statement)]
+
+
+def _intersects(start: datetime | None, end: datetime | None) -> Any:
+    """Rows whose [start, end) meets the window; an open bound is unbounded."""
+    return text(f"{TIME_RANGE} && tstzrange(:window_start, :window_end, '[)')").bindparams(
+        window_start=start, window_end=end
+    )
+
+
+def _book_as_of(at: datetime) -> Select:
+    """The versions that were current at `at`: one GiST-indexed range containment."""
+    return select(*VERSION_COLUMNS).where(text(f"{VALIDITY} @> :at").bindparams(at=at))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FeedPosition:
+    """Where a change-feed reader stands: after this (transaction id, sequence number)."""
+
+    txid: int
+    seq: int
+
+
+FEED_START = FeedPosition(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    changes: list[RecordedVersion]
+    next: FeedPosition
+
+
+# The feed is ordered by the writing transaction's id, then by sequence number, and serves only
+# rows of transactions older than the oldest one still running (the snapshot's xmin). Both
+# numbers are taken before commit, so a plain `seq > :since` would skip a transaction that
+# commits after a later one was already served. Below the xmin horizon every transaction has
+# ended, so nothing can appear behind a position once it has been handed out; any transaction
+# that commits later has a txid at or above the horizon, hence above every served row.
+_CHANGES = text(
+    """
+    SELECT appointment_id, calendar, starts_at, ends_at, created_at, updated_at, version, status,
+           recorded_at, txid, seq
+      FROM appointment_versions
+     WHERE (txid, seq) > (:txid, :seq)
+       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+     ORDER BY txid, seq
+     LIMIT :limit
+    """
+)
+
+
+def changes(session: Session, *, after: FeedPosition, limit: int) -> ChangesPage:
+    """Every version committed after `after`, oldest first, at most `limit` of them."""
+    with session.begin():
+        rows = session.execute(
+            _CHANGES, {"txid": after.txid, "seq": after.seq, "limit": limit}
+        ).all()
+    versions = [RecordedVersion(*row[:9]) for row in rows]
+    last = FeedPosition(rows[-1].txid, rows[-1].seq) if rows else after
+    return ChangesPage(versions, last)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    calendar: str
+    start: datetime
+    end: datetime
+    busy: list[Busy]
+    free: list[Interval]
+
+
+def availability(
+    session: Session,
+    *,
+    calendar: str,
+    start: datetime,
+    end: datetime,
+    min_duration: timedelta = timedelta(0),
+) -> Availability:
+    """What is busy and what is free in one calendar within [start, end)."""
+    statement = (
+        select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+        .where(Appointment.calendar == calendar, Appointment.status == ACTIVE)
+        .where(_intersects(start, end))
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    with session.begin():
+        booked = [Busy(*row) for row in session.execute(statement)]
+    busy, free = tile(start, end, booked, min_duration)
+    return Availability(calendar, start, end, busy, free)
+
+
+def tile(
+    start: datetime, end: datetime, booked: Iterable[Busy], min_duration: timedelta
+) -> tuple[list[Busy], list[Interval]]:
+    """Clip `booked` (sorted, non-overlapping) to [start, end) and list the gaps between.
+
+    Busy and free together tile the window exactly, in order; free gaps shorter than
+    `min_duration` are then left out.
+    """
+    busy: list[Busy] = []
+    free: list[Interval] = []
+    cursor = start
+    for slot in booked:
+        clipped = Busy(slot.id, max(slot.start, start), min(slot.end, end))
+        if clipped.start >= clipped.end:
+            continue
+        if clipped.start > cursor:
+            free.append(Interval(cursor, clipped.start))
+        busy.append(clipped)
+        cursor = max(cursor, clipped.end)
+    if cursor < end:
+        free.append(Interval(cursor, end))
+    return busy, [gap for gap in free if gap.end - gap.start >= min_duration]
