@@ -1,9 +1,18 @@
-"""gunicorn settings, all from the environment; `make run`, the container and the tests use it."""
+"""gunicorn settings, all from the environment; `make run`, the container and the tests use it.
+
+The master validates the configuration before any worker starts (a bad value stops it with one
+line naming the variable), says once what is open or per-worker, and owns the directory where
+the workers' Prometheus metrics add up.
+"""
 
 import os
+import shutil
+import sys
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '3000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+os.environ["WEB_CONCURRENCY"] = str(workers)
 # gthread: a slow client holds one thread, not a whole worker.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
@@ -13,9 +22,48 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, requests in flight get this long to finish and commit before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
-accesslog = "-"
-errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl; two instances on one machine
 # (the tests, a second host) would collide on it.
 control_socket_disable = True
+
+# Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logs  # noqa: E402
+
+loglevel = os.environ.get("LOG_LEVEL", "info")
+accesslog = "-"
+logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
+
+# Metrics from all workers add up in one directory, emptied when the server starts.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"sesame-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server):
+    from config import ConfigError, settings_from_env
+
+    try:
+        settings = settings_from_env()
+    except ConfigError as error:
+        print(f"sesame: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+    log = server.log
+    if not settings["API_KEYS"]:
+        log.warning("API_KEYS is not set: the API is open to anyone who can reach it")
+    if settings["RATE_LIMIT"] and settings["RATE_LIMIT_STORAGE_URI"].startswith("memory"):
+        if workers > 1:
+            log.warning(
+                "RATE_LIMIT uses in-memory storage with %d workers: each worker counts alone; "
+                "set RATE_LIMIT_STORAGE_URI=redis://... for one limit across workers and hosts",
+                workers,
+            )
+
+
+def child_exit(server, worker):
+    from metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

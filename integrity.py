@@ -54,7 +54,7 @@ def find_violations(connection: Connection) -> dict[str, list[tuple]]:
 
 
 def main() -> int:
-    from sesame import settings_from_env
+    from config import settings_from_env
 
     engine = create_engine(settings_from_env()["SQLALCHEMY_DATABASE_URI"])
     with engine.connect() as connection:

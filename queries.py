@@ -206,3 +206,9 @@ def tile(
     if cursor < end:
         free.append(Interval(cursor, end))
     return busy, [gap for gap in free if gap.end - gap.start >= min_duration]
+
+
+def schema_revision(session: Session) -> str | None:
+    """The migration the database is at (for readiness), or None if it has none."""
+    with session.begin():
+        return session.scalar(text("SELECT version_num FROM alembic_version"))

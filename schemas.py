@@ -372,3 +372,12 @@ class ErrorOut(Schema):
         fields.Integer(),
         metadata={"description": "Ids in the way, for time_range_unavailable.", "example": [7]},
     )
+
+
+class HealthOut(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+class ReadinessOut(HealthOut):
+    database = fields.String(metadata={"example": "ok"})
+    schema = fields.String(metadata={"description": "Migration revision.", "example": "0002"})

@@ -9,9 +9,10 @@ because they are HTTP's, and checked in the service, under the lock.
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
+from sqlalchemy.exc import SQLAlchemyError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter, ValidationError
@@ -19,6 +20,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 import ics
 import queries
 import services
+from errors import error_response
 from models import db
 from schemas import (
     AppointmentIn,
@@ -29,7 +31,9 @@ from schemas import (
     ChangesOut,
     ChangesQuery,
     ErrorOut,
+    HealthOut,
     ListQuery,
+    ReadinessOut,
     parse_client_id,
 )
 
@@ -282,6 +286,35 @@ def get_availability(query: dict[str, Any]) -> Any:
 
 @appointments.route("/health", methods=["GET"])
 @appointments.doc(operationId="getHealth", summary="Liveness: the process serves")
-@appointments.response(200, description="The process serves requests.")
+@appointments.response(200, HealthOut, description="The process serves requests.")
 def health() -> Any:
+    """Answers without touching the database: restart the process only if this fails."""
     return {"status": "ok"}
+
+
+@appointments.route("/health/ready", methods=["GET"])
+@appointments.doc(operationId="getReadiness", summary="Readiness: database up, schema current")
+@appointments.response(200, ReadinessOut, description="Ready to serve.")
+@_errors(**{"503": "`not_ready`: the database does not answer or its schema is not current."})
+def readiness() -> Any:
+    """Send traffic here only while this answers 200."""
+    expected = current_app.config["SCHEMA_HEAD"]
+    try:
+        revision = queries.schema_revision(db.session())
+    except SQLAlchemyError:
+        return error_response(
+            503,
+            "not_ready",
+            "The database does not answer.",
+            retry_after=5,
+            checks={"database": "down"},
+        )
+    if revision != expected:
+        return error_response(
+            503,
+            "not_ready",
+            f"The database schema is at {revision}, not at the latest migration {expected}.",
+            retry_after=5,
+            checks={"database": "ok", "schema": revision},
+        )
+    return {"status": "ok", "database": "ok", "schema": revision}

@@ -21,8 +21,9 @@ import requests
 from sqlalchemy import text
 
 import embedded_db
+from config import database_url
 from models import db
-from sesame import create_app, database_url
+from sesame import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 

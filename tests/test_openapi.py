@@ -31,6 +31,7 @@ def test_document_lists_every_operation_with_an_operation_id(client):
         ("/changes", "get"): "listChanges",
         ("/availability", "get"): "getAvailability",
         ("/health", "get"): "getHealth",
+        ("/health/ready", "get"): "getReadiness",
     }
 
 

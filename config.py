@@ -1,0 +1,134 @@
+"""Every setting the service reads from its environment, validated in one place.
+
+`settings_from_env` turns the environment into Flask config keys or raises `ConfigError` with a
+one-line message naming the variable, so a bad deployment fails at start-up, not on the first
+request. Never logs or returns a secret in a message.
+"""
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from limits import parse_many
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+LOG_FORMATS = ("json", "text")
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
+
+
+class ConfigError(ValueError):
+    """A setting from the environment that cannot work; its message is one line."""
+
+
+def _int_env(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, not {raw!r}")
+    return int(raw)
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """DATABASE_URL, or the seed's DB_HOST/DB_PORT/DB_USERNAME/DB_PASSWORD/DB_NAME."""
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw and env.get("DB_HOST"):
+        return URL.create(
+            "postgresql+psycopg",
+            username=env.get("DB_USERNAME") or None,
+            password=env.get("DB_PASSWORD") or None,
+            host=env["DB_HOST"],
+            port=_int_env(env, "DB_PORT", 5432, 1),
+            database=env.get("DB_NAME") or "postgres",
+        ).render_as_string(hide_password=False)
+    if not raw:
+        raise ConfigError("DATABASE_URL is not set (or DB_HOST for the seed's DB_* settings)")
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL") from None
+    if url.drivername not in ("postgres", "postgresql", "postgresql+psycopg"):
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {url.drivername}://")
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Every setting the service reads from its environment, validated, in one place."""
+    url = database_url(env)
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "MIGRATIONS_DATABASE_URL": database_url(
+            {"DATABASE_URL": env.get("MIGRATIONS_DATABASE_URL") or url}
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            # One connection per gunicorn thread, no overflow: the pool is the bound.
+            "pool_size": _int_env(env, "DB_POOL_SIZE", 8, 1),
+            "max_overflow": 0,
+            "pool_timeout": _int_env(env, "DB_POOL_TIMEOUT_S", 5, 1),
+            "pool_pre_ping": True,
+            "isolation_level": "READ COMMITTED",
+            "connect_args": {
+                # No server-side prepared statements: they break behind PgBouncer in
+                # transaction mode, where each transaction may get another server session.
+                "prepare_threshold": None,
+                "connect_timeout": _int_env(env, "DB_CONNECT_TIMEOUT_S", 5, 1),
+                "application_name": "sesame",
+            },
+        },
+        "DB_LOCK_TIMEOUT_MS": _int_env(env, "DB_LOCK_TIMEOUT_MS", 3000, 1),
+        "DB_STATEMENT_TIMEOUT_MS": _int_env(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 1),
+        "MAX_CONTENT_LENGTH": _int_env(env, "MAX_BODY_BYTES", 64 * 1024, 1),
+        "API_KEYS": _list_env(env, "API_KEYS"),
+        "RATE_LIMIT": _rate_limit(env),
+        "RATE_LIMIT_STORAGE_URI": _rate_limit_storage(env),
+        "TRUSTED_PROXIES": _trusted_proxies(env),
+        "CORS_ORIGINS": _list_env(env, "CORS_ORIGINS"),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", LOG_FORMATS, "json"),
+    }
+
+
+def _list_env(env: Mapping[str, str], name: str) -> list[str]:
+    return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+
+
+def _rate_limit(env: Mapping[str, str]) -> str | None:
+    raw = env.get("RATE_LIMIT", "").strip()
+    if not raw:
+        return None
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"RATE_LIMIT must be flask-limiter syntax such as '100 per minute', not {raw!r}"
+        ) from None
+    return raw
+
+
+def _rate_limit_storage(env: Mapping[str, str]) -> str:
+    raw = env.get("RATE_LIMIT_STORAGE_URI", "").strip() or "memory://"
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in RATE_LIMIT_SCHEMES:
+        raise ConfigError(
+            "RATE_LIMIT_STORAGE_URI must start with one of "
+            + ", ".join(f"{s}://" for s in RATE_LIMIT_SCHEMES)
+        )
+    return raw
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> list[Any]:
+    networks = []
+    for item in _list_env(env, "TRUSTED_PROXIES"):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"TRUSTED_PROXIES: {item!r} is not an address or network") from None
+    return networks
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value

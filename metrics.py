@@ -1,0 +1,99 @@
+"""Prometheus metrics that add up across gunicorn workers: `GET /metrics`.
+
+prometheus_client's multiprocess mode keeps each worker's values in files under
+PROMETHEUS_MULTIPROC_DIR and sums them when scraped, so every worker answers the same totals.
+gunicorn.conf.py empties that directory when the server starts and marks dead workers; a
+process started without it (a test, a one-off command) gets a private directory.
+The variable must be set before prometheus_client is imported, hence the order below.
+"""
+
+import os
+import tempfile
+import time
+from typing import Any
+
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sesame-metrics-"))
+
+from flask import Flask  # noqa: E402
+from prometheus_client import Counter, Gauge, Histogram  # noqa: E402
+from prometheus_flask_exporter.multiprocess import (  # noqa: E402
+    GunicornInternalPrometheusMetrics,
+)
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+CONFLICTS = Counter(
+    "sesame_conflicts_total",
+    "Writes refused because of the book's state, by reason.",
+    ["reason"],
+    registry=None,
+)
+LOCK_WAIT = Histogram(
+    "sesame_lock_wait_seconds",
+    "Time spent waiting for the advisory locks of one write.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=None,
+)
+POOL_IN_USE = Gauge(
+    "sesame_db_pool_in_use",
+    "Database connections checked out of the pools, summed over live workers.",
+    multiprocess_mode="livesum",
+    registry=None,
+)
+POOL_SIZE = Gauge(
+    "sesame_db_pool_size",
+    "Database connections the pools may hold, summed over live workers.",
+    multiprocess_mode="livesum",
+    registry=None,
+)
+_LOCK_STATEMENT = "SELECT pg_advisory_xact_lock"
+
+
+def init_app(app: Flask) -> None:
+    """Serve /metrics with request counts and latencies by method, endpoint and status."""
+    GunicornInternalPrometheusMetrics(
+        app,
+        group_by="endpoint",
+        defaults_prefix="flask",
+        excluded_paths=["^/metrics$"],
+    )
+
+
+def mark_process_dead(pid: int) -> None:
+    """For gunicorn's child_exit hook: drop a dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
+def watch_engine(engine: Engine) -> None:
+    """Count pool use and time advisory-lock statements, without touching services.py."""
+    POOL_SIZE.inc(engine.pool.size())  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        POOL_IN_USE.inc()
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        POOL_IN_USE.dec()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(_LOCK_STATEMENT):
+            conn.info["lock_wait_started"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, *_: Any) -> None:
+        _observe_lock_wait(conn)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if context.connection is not None:
+            _observe_lock_wait(context.connection)
+
+
+def _observe_lock_wait(conn: Any) -> None:
+    started = conn.info.pop("lock_wait_started", None)
+    if started is not None:
+        LOCK_WAIT.observe(time.perf_counter() - started)
