@@ -6,6 +6,7 @@ migrations once; tables are emptied before each test that touches the database. 
 is a real gunicorn with 4 workers on the same database.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import flask_migrate
 import pytest
@@ -161,9 +163,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app, environment: dict[str, str]) -> Iterator[str]:
-    """Base URL of a real gunicorn, 4 gthread workers x 8 threads, on the test database."""
+@contextlib.contextmanager
+def gunicorn(environment: dict[str, str], **settings: str) -> Iterator["LiveServer"]:
+    """A real gunicorn (4 gthread workers x 8 threads by default) on the test database."""
     port = _free_port()
     env = {
         **os.environ,
@@ -173,31 +175,47 @@ def live_server(app, environment: dict[str, str]) -> Iterator[str]:
         "WEB_CONCURRENCY": "4",
         "GUNICORN_THREADS": "8",
         "LOG_LEVEL": "warning",
+        **settings,
     }
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "sesame:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base, process, log)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn makes its own
+    with tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "sesame:create_app()"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", process, Path(log.name))
+        try:
+            _wait_until_serving(server.base, process, server.log)
+            yield server
+        finally:
+            process.terminate()
+            process.wait(timeout=40)
 
 
-def _wait_until_serving(base: str, process: subprocess.Popen, log) -> None:
+class LiveServer(NamedTuple):
+    base: str
+    process: subprocess.Popen
+    log: Path
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines()
+
+
+@pytest.fixture(scope="session")
+def live_server(app, environment: dict[str, str]) -> Iterator[str]:
+    """Base URL of the session's shared gunicorn on the test database."""
+    with gunicorn(environment) as server:
+        yield server.base
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text(errors='replace')}")
         try:
             if requests.get(f"{base}/health", timeout=1).status_code == 200:
                 return
@@ -210,3 +228,11 @@ def _wait_until_serving(base: str, process: subprocess.Popen, log) -> None:
 def live(live_server: str, clean) -> str:
     """The live server's base URL, with an empty book."""
     return live_server
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # prometheus_client keeps its multiprocess files open for the life of the process; closed
+    # by the garbage collector at exit instead, each would warn.
+    from prometheus_client.values import close_all_multiprocess_files
+
+    close_all_multiprocess_files()
