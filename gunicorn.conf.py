@@ -32,6 +32,8 @@ import logs  # noqa: E402
 
 loglevel = os.environ.get("LOG_LEVEL", "info")
 accesslog = "-"
+# The text form of an access line; in JSON the same fields become keys (logs.GunicornAccessJson).
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
 
 # Metrics from all workers add up in one directory, emptied when the server starts.

@@ -388,3 +388,15 @@ def test_env_example_documents_every_setting():
     read |= set(re.findall(reads, (ROOT / "gunicorn.conf.py").read_text()))
     assert len(read) > 15
     assert read - documented == set()
+
+
+def test_start_up_says_once_what_is_open_and_per_worker_in_text_logs(environment):
+    with gunicorn(
+        environment, RATE_LIMIT="100 per minute", LOG_FORMAT="text", LOG_LEVEL="info"
+    ) as server:
+        requests.get(f"{server.base}/health", headers={"X-Request-ID": "text-log-1"}, timeout=10)
+        lines = server.log_lines()
+    assert sum("API_KEYS is not set" in line for line in lines) == 1
+    assert sum("each worker counts alone" in line for line in lines) == 1
+    access = [line for line in lines if "text-log-1" in line]
+    assert access and not access[0].startswith("{")
