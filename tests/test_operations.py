@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import flask_migrate
@@ -123,6 +124,16 @@ def test_cr_in_request_id_is_never_echoed(ops):
     assert echoed is None or re.fullmatch(r"[0-9a-f]{32}", echoed.group(1))
 
 
+def eventually(read, until, seconds: float = 5.0):
+    """Read until the result satisfies `until`, for at most `seconds`; return the last read."""
+    deadline = time.monotonic() + seconds
+    result = read()
+    while not until(result) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        result = read()
+    return result
+
+
 def json_lines(server) -> list[dict]:
     lines = []
     for line in server.log_lines():
@@ -145,7 +156,11 @@ def test_access_and_app_logs_are_json_lines_carrying_the_request_id(ops, connect
     )
     connection.rollback()
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
-    mine = [line for line in json_lines(ops) if line.get("request_id") == request_id]
+    # gunicorn writes the access line just after the response: give it a moment.
+    mine = eventually(
+        lambda: [line for line in json_lines(ops) if line.get("request_id") == request_id],
+        until=lambda lines: any(line.get("logger") == "gunicorn.access" for line in lines),
+    )
     access = [line for line in mine if line.get("logger") == "gunicorn.access"]
     app_lines = [line for line in mine if line.get("logger") != "gunicorn.access"]
     assert access and access[0]["method"] == "POST" and access[0]["path"] == "/appointments"
@@ -395,7 +410,7 @@ def test_start_up_says_once_what_is_open_and_per_worker_in_text_logs(environment
         environment, RATE_LIMIT="100 per minute", LOG_FORMAT="text", LOG_LEVEL="info"
     ) as server:
         requests.get(f"{server.base}/health", headers={"X-Request-ID": "text-log-1"}, timeout=10)
-        lines = server.log_lines()
+        lines = eventually(server.log_lines, until=lambda ls: any("text-log-1" in x for x in ls))
     assert sum("API_KEYS is not set" in line for line in lines) == 1
     assert sum("each worker counts alone" in line for line in lines) == 1
     access = [line for line in lines if "text-log-1" in line]
