@@ -13,11 +13,11 @@ import tempfile
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '3000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 os.environ["WEB_CONCURRENCY"] = str(workers)
-# gthread: a slow client holds one thread, not a whole worker.
+# gthread: a client still sending its request holds one thread, not a whole worker. Threads are
+# many and cheap (most wait on sockets); database connections are few and bounded by the pool
+# (DB_POOL_SIZE, default 8 per worker), which the threads share.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
-# One database connection per thread, so a request never waits for the pool behind others.
-os.environ.setdefault("DB_POOL_SIZE", str(threads))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, requests in flight get this long to finish and commit before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

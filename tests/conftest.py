@@ -165,7 +165,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(environment: dict[str, str], **settings: str) -> Iterator["LiveServer"]:
-    """A real gunicorn (4 gthread workers x 8 threads by default) on the test database."""
+    """A real gunicorn (4 gthread workers, as configured by default) on the test database."""
     port = _free_port()
     env = {
         **os.environ,
@@ -173,7 +173,6 @@ def gunicorn(environment: dict[str, str], **settings: str) -> Iterator["LiveServ
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": "4",
-        "GUNICORN_THREADS": "8",
         "LOG_LEVEL": "warning",
         **settings,
     }

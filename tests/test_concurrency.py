@@ -1,4 +1,4 @@
-"""Races through a real gunicorn (4 workers x 8 threads) on real PostgreSQL.
+"""Races through a real gunicorn (4 gthread workers) on real PostgreSQL.
 
 Every request of a race is released at once by a barrier, so they truly arrive together at
 different workers; the book is then checked with the same invariants `integrity.py` audits.
