@@ -16,6 +16,7 @@ lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) scripts/audit.py
 
 check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
 	$(PY) integrity.py

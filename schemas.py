@@ -32,6 +32,11 @@ _TIME = re.compile(
     re.ASCII,
 )
 
+# The accepted request times, as an ECMA regex for the OpenAPI document.
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+    r"(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
 TIME_FORMATS = (
     "`YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS`, or ISO 8601 (`T`, optional fraction, "
     "optional `Z`/`±HH:MM`). A time without an offset is UTC; it is kept to the millisecond."
@@ -108,6 +113,10 @@ class ClientId(fields.Field):
 
 class ClientTime(fields.Field):
     """A request time in any of the accepted formats, loaded as an aware UTC datetime."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": TIME_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
@@ -381,3 +390,13 @@ class HealthOut(Schema):
 class ReadinessOut(HealthOut):
     database = fields.String(metadata={"example": "ok"})
     schema = fields.String(metadata={"description": "Migration revision.", "example": "0002"})
+
+
+# How the custom fields above appear in the OpenAPI document (type, format).
+OPENAPI_TYPES = {
+    ClientId: ("integer", "int64"),
+    ClientTime: ("string", None),
+    UtcTime: ("string", "date-time"),
+    QueryInteger: ("integer", None),
+    FeedCursor: ("string", None),
+}

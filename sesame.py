@@ -24,6 +24,7 @@ import metrics
 from config import settings_from_env
 from errors import SesameApi, register_error_handlers
 from models import db
+from schemas import OPENAPI_TYPES
 from views import AppointmentIdConverter, appointments
 
 __version__ = "0.2.0"
@@ -57,6 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     guards.init_app(app)
     metrics.init_app(app)
     api = SesameApi(app)
+    for field, openapi_type in OPENAPI_TYPES.items():
+        api.register_field(field, *openapi_type)
     api.register_converter(AppointmentIdConverter, lambda _: {"type": "integer", "format": "int64"})
     api.register_blueprint(appointments)
     register_error_handlers(app)

@@ -138,3 +138,12 @@ def test_cancel_with_stale_if_match_answers_412(client):
         client.delete("/appointments/42", headers={"If-Match": '"1"'}), 412, "precondition_failed"
     )
     assert client.delete("/appointments/42", headers={"If-Match": '"2"'}).status_code == 200
+
+
+@pytest.mark.parametrize("if_match", ['""', '"", "1"', "W/", ",,,"])
+def test_odd_if_match_values_are_read_as_no_match_not_as_errors(client, if_match):
+    post(client)
+    response = client.delete("/appointments/42", headers={"If-Match": if_match})
+    expected = 200 if if_match == '"", "1"' else 412
+    assert response.status_code == expected
+    assert client.delete("/appointments/5000", headers={"If-Match": if_match}).status_code == 404
