@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg.errors
-from flask import Flask, Response, current_app, jsonify
+from apispec import APISpec, BasePlugin
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -19,15 +20,20 @@ from werkzeug.exceptions import HTTPException
 
 import metrics
 import services
-from schemas import ErrorOut, format_time
+from schemas import ErrorOut, ProblemOut, format_time
 
 log = logging.getLogger("sesame")
 
 
 class SesameApi(Api):
-    """smorest's Api with our error body, in the document and on the wire."""
+    """smorest's Api with our error body, in the document and on the wire. Every operation
+    documents its own error responses (no catch-all `default`), in both formats."""
 
     ERROR_SCHEMA = ErrorOut
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemDetailsDocs()]})
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         data = getattr(error, "data", None) or {}
@@ -60,6 +66,20 @@ def _snake(name: str) -> str:
     return "_".join(name.lower().replace("-", " ").replace("'", "").split())
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+def wants_problem_details() -> bool:
+    """True when the client lists application/problem+json in Accept, above plain JSON."""
+    if not has_request_context():
+        return False
+    accept = request.accept_mimetypes
+    listed = {value: quality for value, quality in accept}
+    return listed.get(PROBLEM_JSON, 0) > 0 and listed[PROBLEM_JSON] >= listed.get(
+        "application/json", 0
+    )
+
+
 def error_response(
     status: int,
     error: str,
@@ -68,19 +88,52 @@ def error_response(
     retry_after: int | None = None,
     **extra: Any,
 ) -> Response:
-    """The one place an error body is built: `{statusCode, error, message, timestamp, ...}`."""
-    body = {
-        "statusCode": status,
-        "error": error,
-        "message": message,
-        "timestamp": format_time(datetime.now(UTC)),
-        **extra,
-    }
-    response = jsonify(body)
+    """The one place an error body is built: `{statusCode, error, message, timestamp, ...}`,
+    or RFC 9457 problem details for a client that asks for application/problem+json."""
+    if wants_problem_details():
+        response = jsonify(
+            {
+                "type": f"urn:sesame:problem:{error}",
+                "title": error.replace("_", " ").capitalize(),
+                "status": status,
+                "detail": message,
+                "instance": request.path,
+                "error": error,
+                **extra,
+            }
+        )
+        response.mimetype = PROBLEM_JSON
+    else:
+        response = jsonify(
+            {
+                "statusCode": status,
+                "error": error,
+                "message": message,
+                "timestamp": format_time(datetime.now(UTC)),
+                **extra,
+            }
+        )
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+class ProblemDetailsDocs(BasePlugin):
+    """apispec plugin: every 4xx and 5xx response documented in both error formats."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        spec.components.schema("ProblemOut", schema=ProblemOut)
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45" and "content" in response:
+                    response["content"][PROBLEM_JSON] = {
+                        "schema": {"$ref": "#/components/schemas/ProblemOut"}
+                    }
 
 
 def register_error_handlers(app: Flask) -> None:

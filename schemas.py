@@ -381,6 +381,30 @@ class ErrorOut(Schema):
         fields.Integer(),
         metadata={"description": "Ids in the way, for time_range_unavailable.", "example": [7]},
     )
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "What failed, for not_ready.", "example": {"database": "down"}},
+    )
+
+
+class ProblemOut(Schema):
+    """RFC 9457 problem details, for clients that send Accept: application/problem+json."""
+
+    type = fields.String(metadata={"example": "urn:sesame:problem:time_range_unavailable"})
+    title = fields.String(metadata={"example": "Time range unavailable"})
+    status = fields.Integer(metadata={"example": 409})
+    detail = fields.String(metadata={"example": "The requested time range is not available."})
+    instance = fields.String(metadata={"example": "/appointments"})
+    error = fields.String(
+        metadata={
+            "description": "The same stable code as the JSON errors.",
+            "example": "time_range_unavailable",
+        }
+    )
+    errors = fields.Dict(metadata={"description": "Per-field messages, for validation_failed."})
+    conflicts = fields.List(fields.Integer(), metadata={"example": [7]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class HealthOut(Schema):

@@ -68,10 +68,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 API_DESCRIPTION = (
-    "Appointments booked by client id. No two active appointments of one calendar ever "
-    "overlap, however many requests race: PostgreSQL refuses it under advisory locks and an "
-    "exclusion constraint. Writes are create-or-update by id and the latest `updatedAt` "
-    "wins; every previous version is kept in the appointment's history."
+    "No two active appointments of one calendar ever overlap, however many requests race: "
+    "PostgreSQL itself refuses it, under advisory locks and an exclusion constraint. "
+    "Writes create or update by client id and the latest `updatedAt` wins, with every "
+    "previous version kept in the appointment's history."
 )
 
 

@@ -91,10 +91,15 @@ appointments = SesameBlueprint(
 
 _ERRORS = {
     400: "Invalid input: `validation_failed` with per-field `errors`, or `malformed_json`.",
+    401: "`unauthorized`: API_KEYS is set and no valid `Authorization: Bearer` key was sent.",
     404: "No appointment has this id.",
     412: "`precondition_failed`: If-Match or If-None-Match does not hold; nothing changed.",
+    429: "`rate_limited`: over RATE_LIMIT (`Retry-After` says when to retry).",
+    500: "`internal_error`: a fault of ours, logged; nothing half-written.",
     503: "The database is unavailable or busy (`Retry-After` says when to retry).",
 }
+# What any data operation can answer, whatever it does: keys, rate limits, our own faults.
+_ALWAYS = (401, 429, 500)
 _ETAG_HEADER = {"ETag": {"description": "The version, for If-Match.", "schema": {"type": "string"}}}
 _CONDITIONS = [
     {
@@ -114,9 +119,10 @@ _CONDITIONS = [
 ]
 
 
-def _errors(*statuses: int, **more: str) -> Any:
+def _errors(*statuses: int, open_route: bool = False, **more: str) -> Any:
     """Document the error responses an operation can give, all with the error schema."""
-    described = {**{str(s): _ERRORS[s] for s in statuses}, **more}
+    always = (500,) if open_route else _ALWAYS
+    described = {**{str(s): _ERRORS[s] for s in (*statuses, *always)}, **more}
 
     def decorate(view: Any) -> Any:
         for status, description in described.items():
@@ -289,6 +295,7 @@ def get_availability(query: dict[str, Any]) -> Any:
 @appointments.route("/health", methods=["GET"])
 @appointments.doc(operationId="getHealth", summary="Liveness: the process serves")
 @appointments.response(200, HealthOut, description="The process serves requests.")
+@_errors(open_route=True)
 def health() -> Any:
     """Answers without touching the database: restart the process only if this fails."""
     return {"status": "ok"}
@@ -297,7 +304,10 @@ def health() -> Any:
 @appointments.route("/health/ready", methods=["GET"])
 @appointments.doc(operationId="getReadiness", summary="Readiness: database up, schema current")
 @appointments.response(200, ReadinessOut, description="Ready to serve.")
-@_errors(**{"503": "`not_ready`: the database does not answer or its schema is not current."})
+@_errors(
+    open_route=True,
+    **{"503": "`not_ready`: the database does not answer or its schema is not current."},
+)
 def readiness() -> Any:
     """Send traffic here only while this answers 200."""
     expected = current_app.config["SCHEMA_HEAD"]

@@ -2,6 +2,12 @@
 
 import re
 
+import pytest
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
+
+from sesame import __version__
+
 
 def document(client) -> dict:
     response = client.get("/api/openapi.json")
@@ -66,3 +72,92 @@ def test_docs_page_loads_its_assets_from_the_service_not_a_cdn(client):
         with client.get(asset) as response:
             assert response.status_code == 200, asset
     assert "http" not in page.replace('url: "/api/openapi.json"', "")
+
+
+def test_document_validates_with_openapi_spec_validator(client):
+    validate(document(client))
+
+
+def test_every_operation_has_a_summary_and_info_states_the_guarantees(client):
+    spec = document(client)
+    for path, method, operation in operations(spec):
+        assert operation.get("summary"), (path, method)
+    assert spec["info"]["version"] == __version__
+    description = spec["info"]["description"]
+    assert description.count(". ") + 1 == 2 and description.endswith(".")
+    assert "overlap" in description and "latest" in description
+
+
+def test_every_error_response_is_documented_in_both_formats(client):
+    spec = document(client)
+    for path, method, operation in operations(spec):
+        errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+        assert "500" in errors, (path, method)
+        if not path.startswith("/health"):
+            assert {"401", "429", "503"} <= set(errors), (path, method)
+        for status, response in errors.items():
+            assert response["content"]["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/ProblemOut"
+            }, (path, method, status)
+    assert "default" not in str([op["responses"] for _, _, op in operations(spec)])
+
+
+def resolve(node, spec):
+    """The document with every $ref replaced by what it points at (it has no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = spec
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            return resolve(target, spec)
+        return {key: resolve(value, spec) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, spec) for item in node]
+    return node
+
+
+def examples(node, where="#"):
+    """Every (schema, example, location) pair: property-level and media-type examples."""
+    if isinstance(node, dict):
+        if "example" in node:
+            schema = node.get("schema", node)
+            yield {k: v for k, v in schema.items() if k != "example"}, node["example"], where
+        for key, value in node.items():
+            yield from examples(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from examples(item, f"{where}/{index}")
+
+
+def test_every_example_validates_against_the_schema_it_illustrates(client):
+    spec = resolve(document(client), document(client))
+    found = list(examples(spec))
+    assert len(found) > 40
+    for schema, example, where in found:
+        errors = list(OAS30Validator(schema).iter_errors(example))
+        assert not errors, (where, example, errors[0].message)
+
+
+def test_problem_details_for_clients_that_ask_for_them(client):
+    asked = {"Accept": "application/problem+json"}
+    response = client.get("/appointments?limit=0", headers=asked)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["type"] == "urn:sesame:problem:validation_failed"
+    assert body["title"] and body["status"] == 400 and body["detail"]
+    assert body["instance"] == "/appointments"
+    assert body["error"] == "validation_failed" and "limit" in body["errors"]
+    missing = client.get("/appointments/99", headers=asked)
+    assert missing.mimetype == "application/problem+json"
+    assert missing.get_json()["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "application/json", "*/*", "application/json, application/problem+json;q=0.5"]
+)
+def test_other_clients_get_the_seed_error_format(client, accept):
+    headers = {"Accept": accept} if accept else {}
+    response = client.get("/appointments?limit=0", headers=headers)
+    assert response.mimetype == "application/json"
+    assert set(response.get_json()) >= {"statusCode", "error", "message", "timestamp"}
