@@ -119,10 +119,10 @@ _CONDITIONS = [
 ]
 
 
-def _errors(*statuses: int, open_route: bool = False, **more: str) -> Any:
+def _errors(*statuses: int, more: dict[int, str] | None = None, open_route: bool = False) -> Any:
     """Document the error responses an operation can give, all with the error schema."""
     always = (500,) if open_route else _ALWAYS
-    described = {**{str(s): _ERRORS[s] for s in (*statuses, *always)}, **more}
+    described = {**{s: _ERRORS[s] for s in (*statuses, *always)}, **(more or {})}
 
     def decorate(view: Any) -> Any:
         for status, description in described.items():
@@ -186,10 +186,10 @@ def _with_etag(appointment: services.StoredAppointment, status: int = 200, **hea
     400,
     412,
     503,
-    **{
-        "409": "`time_range_unavailable` (with `conflicts`) or `stale_update`.",
-        "413": "The body is larger than MAX_BODY_BYTES.",
-        "415": "The body is not JSON.",
+    more={
+        409: "`time_range_unavailable` (with `conflicts`) or `stale_update`.",
+        413: "The body is larger than MAX_BODY_BYTES.",
+        415: "The body is not JSON.",
     },
 )
 def save_appointment(new: services.AppointmentData) -> Any:
@@ -306,7 +306,7 @@ def health() -> Any:
 @appointments.response(200, ReadinessOut, description="Ready to serve.")
 @_errors(
     open_route=True,
-    **{"503": "`not_ready`: the database does not answer or its schema is not current."},
+    more={503: "`not_ready`: the database does not answer or its schema is not current."},
 )
 def readiness() -> Any:
     """Send traffic here only while this answers 200."""
