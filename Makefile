@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint check-data clean
+.PHONY: run test lint check-data client clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
 	$(PY) boot.py
@@ -20,6 +20,10 @@ lint: $(INSTALLED)
 
 check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
 	$(PY) integrity.py
+
+client: $(INSTALLED)  ## regenerate the typed Python client in clients/python from the document
+	$(PY) scripts/openapi.py clients/openapi.json
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json --output-path clients/python --overwrite --meta pdm --config clients/config.yml
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'

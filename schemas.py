@@ -205,19 +205,26 @@ class AppointmentIn(Schema):
 class AppointmentOut(Schema):
     """An appointment as the service stores it."""
 
-    id = fields.Integer(metadata={"example": 42})
-    calendar = fields.String(metadata={"example": "room-1"})
-    start = UtcTime(metadata={"example": "2026-12-01T09:00:00.000Z"})
-    end = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
-    created_at = UtcTime(data_key="createdAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
-    updated_at = UtcTime(data_key="updatedAt", metadata={"example": "2026-11-26T08:00:00.000Z"})
-    version = fields.Integer(metadata={"description": "1 on creation, +1 per change."})
+    id = fields.Integer(required=True, metadata={"example": 42})
+    calendar = fields.String(required=True, metadata={"example": "room-1"})
+    start = UtcTime(required=True, metadata={"example": "2026-12-01T09:00:00.000Z"})
+    end = UtcTime(required=True, metadata={"example": "2026-12-01T09:30:00.000Z"})
+    created_at = UtcTime(
+        required=True, data_key="createdAt", metadata={"example": "2026-11-26T08:00:00.000Z"}
+    )
+    updated_at = UtcTime(
+        required=True, data_key="updatedAt", metadata={"example": "2026-11-26T08:00:00.000Z"}
+    )
+    version = fields.Integer(
+        required=True, metadata={"description": "1 on creation, +1 per change."}
+    )
     status = fields.String(
+        required=True,
         metadata={
             "description": "`active`, or `cancelled` (the slot is free).",
             "enum": [ACTIVE, CANCELLED],
             "example": ACTIVE,
-        }
+        },
     )
 
 
@@ -225,6 +232,7 @@ class AppointmentVersionOut(AppointmentOut):
     """One entry of an appointment's history."""
 
     recorded_at = UtcTime(
+        required=True,
         data_key="recordedAt",
         metadata={
             "description": "Server time this version was written.",
@@ -300,24 +308,26 @@ class AvailabilityQuery(WindowQuery):
 
 
 class BusyOut(Schema):
-    id = fields.Integer(metadata={"example": 42})
-    start = UtcTime(metadata={"example": "2026-12-01T09:00:00.000Z"})
-    end = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
+    id = fields.Integer(required=True, metadata={"example": 42})
+    start = UtcTime(required=True, metadata={"example": "2026-12-01T09:00:00.000Z"})
+    end = UtcTime(required=True, metadata={"example": "2026-12-01T09:30:00.000Z"})
 
 
 class FreeOut(Schema):
-    start = UtcTime(metadata={"example": "2026-12-01T09:30:00.000Z"})
-    end = UtcTime(metadata={"example": "2026-12-02T00:00:00.000Z"})
+    start = UtcTime(required=True, metadata={"example": "2026-12-01T09:30:00.000Z"})
+    end = UtcTime(required=True, metadata={"example": "2026-12-02T00:00:00.000Z"})
 
 
 class AvailabilityOut(Schema):
     """Busy and free together tile `[from, to)` exactly, in order, clipped to it."""
 
-    calendar = fields.String(metadata={"example": "room-1"})
-    start = UtcTime(data_key="from", metadata={"example": "2026-12-01T00:00:00.000Z"})
-    end = UtcTime(data_key="to", metadata={"example": "2026-12-02T00:00:00.000Z"})
-    busy = fields.List(fields.Nested(BusyOut))
-    free = fields.List(fields.Nested(FreeOut))
+    calendar = fields.String(required=True, metadata={"example": "room-1"})
+    start = UtcTime(
+        required=True, data_key="from", metadata={"example": "2026-12-01T00:00:00.000Z"}
+    )
+    end = UtcTime(required=True, data_key="to", metadata={"example": "2026-12-02T00:00:00.000Z"})
+    busy = fields.List(fields.Nested(BusyOut), required=True)
+    free = fields.List(fields.Nested(FreeOut), required=True)
 
 
 class FeedCursor(fields.Field):
@@ -356,25 +366,30 @@ class ChangesQuery(Schema):
 class ChangesOut(Schema):
     changes = fields.List(
         fields.Nested(AppointmentVersionOut),
+        required=True,
         metadata={"description": "Versions in commit-safe order; each exactly once."},
     )
     next = FeedCursor(
+        required=True,
         metadata={
             "type": "string",
             "description": "Pass as `since` to get what follows.",
             "example": "MTIzNC41Njc",
-        }
+        },
     )
 
 
 class ErrorOut(Schema):
     """Every error the API answers, whatever its status."""
 
-    status_code = fields.Integer(data_key="statusCode", metadata={"example": 409})
+    status_code = fields.Integer(required=True, data_key="statusCode", metadata={"example": 409})
     error = fields.String(
-        metadata={"description": "Stable snake_case code.", "example": "time_range_unavailable"}
+        required=True,
+        metadata={"description": "Stable snake_case code.", "example": "time_range_unavailable"},
     )
-    message = fields.String(metadata={"example": "The requested time range is not available."})
+    message = fields.String(
+        required=True, metadata={"example": "The requested time range is not available."}
+    )
     timestamp = UtcTime()
     errors = fields.Dict(metadata={"description": "Per-field messages, for validation_failed."})
     conflicts = fields.List(
@@ -391,16 +406,21 @@ class ErrorOut(Schema):
 class ProblemOut(Schema):
     """RFC 9457 problem details, for clients that send Accept: application/problem+json."""
 
-    type = fields.String(metadata={"example": "urn:sesame:problem:time_range_unavailable"})
-    title = fields.String(metadata={"example": "Time range unavailable"})
-    status = fields.Integer(metadata={"example": 409})
-    detail = fields.String(metadata={"example": "The requested time range is not available."})
-    instance = fields.String(metadata={"example": "/appointments"})
+    type = fields.String(
+        required=True, metadata={"example": "urn:sesame:problem:time_range_unavailable"}
+    )
+    title = fields.String(required=True, metadata={"example": "Time range unavailable"})
+    status = fields.Integer(required=True, metadata={"example": 409})
+    detail = fields.String(
+        required=True, metadata={"example": "The requested time range is not available."}
+    )
+    instance = fields.String(required=True, metadata={"example": "/appointments"})
     error = fields.String(
+        required=True,
         metadata={
             "description": "The same stable code as the JSON errors.",
             "example": "time_range_unavailable",
-        }
+        },
     )
     errors = fields.Dict(metadata={"description": "Per-field messages, for validation_failed."})
     conflicts = fields.List(fields.Integer(), metadata={"example": [7]})
@@ -408,7 +428,7 @@ class ProblemOut(Schema):
 
 
 class HealthOut(Schema):
-    status = fields.String(metadata={"example": "ok"})
+    status = fields.String(required=True, metadata={"example": "ok"})
 
 
 class ReadinessOut(HealthOut):

@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(appointments)
     register_error_handlers(app)
     app.add_url_rule("/api/assets/<path:filename>", "swagger_ui_assets", _swagger_ui_asset)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     return app
 
 
@@ -98,3 +99,8 @@ def _bound_every_transaction(engine: Any, config: Mapping[str, Any]) -> None:
 def _swagger_ui_asset(filename: str) -> Response:
     """Swagger UI's own files, from the installed package: the docs page needs no internet."""
     return send_from_directory(swagger_ui_path, filename)
+
+
+def _favicon() -> Response:
+    """Browsers ask for it on every page; without it the docs page logs a 404."""
+    return send_from_directory(swagger_ui_path, "favicon-32x32.png", mimetype="image/png")

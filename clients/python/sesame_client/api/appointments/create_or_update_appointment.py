@@ -1,0 +1,250 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.appointment_in import AppointmentIn
+from ...models.appointment_out import AppointmentOut
+from ...models.error_out import ErrorOut
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: AppointmentIn,
+    if_match: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/appointments",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> AppointmentOut | ErrorOut | None:
+    if response.status_code == 200:
+        response_200 = AppointmentOut.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = AppointmentOut.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = ErrorOut.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorOut.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 409:
+        response_409 = ErrorOut.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = ErrorOut.from_dict(response.json())
+
+        return response_412
+
+    if response.status_code == 413:
+        response_413 = ErrorOut.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorOut.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = ErrorOut.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorOut.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorOut.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[AppointmentOut | ErrorOut]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: AppointmentIn,
+    if_match: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+) -> Response[AppointmentOut | ErrorOut]:
+    """Create or update by id
+
+     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free.
+
+    Args:
+        if_match (str | Unset):
+        if_none_match (str | Unset):
+        body (AppointmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AppointmentOut | ErrorOut]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    body: AppointmentIn,
+    if_match: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+) -> AppointmentOut | ErrorOut | None:
+    """Create or update by id
+
+     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free.
+
+    Args:
+        if_match (str | Unset):
+        if_none_match (str | Unset):
+        body (AppointmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AppointmentOut | ErrorOut
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: AppointmentIn,
+    if_match: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+) -> Response[AppointmentOut | ErrorOut]:
+    """Create or update by id
+
+     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free.
+
+    Args:
+        if_match (str | Unset):
+        if_none_match (str | Unset):
+        body (AppointmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AppointmentOut | ErrorOut]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        if_match=if_match,
+        if_none_match=if_none_match,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: AppointmentIn,
+    if_match: str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+) -> AppointmentOut | ErrorOut | None:
+    """Create or update by id
+
+     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free.
+
+    Args:
+        if_match (str | Unset):
+        if_none_match (str | Unset):
+        body (AppointmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AppointmentOut | ErrorOut
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            if_match=if_match,
+            if_none_match=if_none_match,
+        )
+    ).parsed

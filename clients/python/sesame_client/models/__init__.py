@@ -1,0 +1,45 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .appointment_in import AppointmentIn
+from .appointment_out import AppointmentOut
+from .appointment_out_status import AppointmentOutStatus
+from .appointment_version_out import AppointmentVersionOut
+from .appointment_version_out_status import AppointmentVersionOutStatus
+from .availability_out import AvailabilityOut
+from .busy_out import BusyOut
+from .changes_out import ChangesOut
+from .error_out import ErrorOut
+from .error_out_checks import ErrorOutChecks
+from .error_out_errors import ErrorOutErrors
+from .free_out import FreeOut
+from .get_appointments_calendar_status import GetAppointmentsCalendarStatus
+from .health_out import HealthOut
+from .list_appointments_status import ListAppointmentsStatus
+from .pagination_metadata import PaginationMetadata
+from .problem_out import ProblemOut
+from .problem_out_checks import ProblemOutChecks
+from .problem_out_errors import ProblemOutErrors
+from .readiness_out import ReadinessOut
+
+__all__ = (
+    "AppointmentIn",
+    "AppointmentOut",
+    "AppointmentOutStatus",
+    "AppointmentVersionOut",
+    "AppointmentVersionOutStatus",
+    "AvailabilityOut",
+    "BusyOut",
+    "ChangesOut",
+    "ErrorOut",
+    "ErrorOutChecks",
+    "ErrorOutErrors",
+    "FreeOut",
+    "GetAppointmentsCalendarStatus",
+    "HealthOut",
+    "ListAppointmentsStatus",
+    "PaginationMetadata",
+    "ProblemOut",
+    "ProblemOutChecks",
+    "ProblemOutErrors",
+    "ReadinessOut",
+)

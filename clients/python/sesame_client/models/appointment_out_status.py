@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class AppointmentOutStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return str(self.value)

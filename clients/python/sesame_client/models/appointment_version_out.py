@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..models.appointment_version_out_status import AppointmentVersionOutStatus
+
+T = TypeVar("T", bound="AppointmentVersionOut")
+
+
+@_attrs_define
+class AppointmentVersionOut:
+    """
+    Attributes:
+        calendar (str):  Example: room-1.
+        created_at (datetime.datetime):  Example: 2026-11-26T08:00:00.000Z.
+        end (datetime.datetime):  Example: 2026-12-01T09:30:00.000Z.
+        id (int):  Example: 42.
+        recorded_at (datetime.datetime): Server time this version was written. Example: 2026-11-26T08:00:01.234Z.
+        start (datetime.datetime):  Example: 2026-12-01T09:00:00.000Z.
+        status (AppointmentVersionOutStatus): `active`, or `cancelled` (the slot is free). Example: active.
+        updated_at (datetime.datetime):  Example: 2026-11-26T08:00:00.000Z.
+        version (int): 1 on creation, +1 per change.
+    """
+
+    calendar: str
+    created_at: datetime.datetime
+    end: datetime.datetime
+    id: int
+    recorded_at: datetime.datetime
+    start: datetime.datetime
+    status: AppointmentVersionOutStatus
+    updated_at: datetime.datetime
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        calendar = self.calendar
+
+        created_at = self.created_at.isoformat()
+
+        end = self.end.isoformat()
+
+        id = self.id
+
+        recorded_at = self.recorded_at.isoformat()
+
+        start = self.start.isoformat()
+
+        status = self.status.value
+
+        updated_at = self.updated_at.isoformat()
+
+        version = self.version
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "calendar": calendar,
+                "createdAt": created_at,
+                "end": end,
+                "id": id,
+                "recordedAt": recorded_at,
+                "start": start,
+                "status": status,
+                "updatedAt": updated_at,
+                "version": version,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        calendar = d.pop("calendar")
+
+        created_at = datetime.datetime.fromisoformat(d.pop("createdAt"))
+
+        end = datetime.datetime.fromisoformat(d.pop("end"))
+
+        id = d.pop("id")
+
+        recorded_at = datetime.datetime.fromisoformat(d.pop("recordedAt"))
+
+        start = datetime.datetime.fromisoformat(d.pop("start"))
+
+        status = AppointmentVersionOutStatus(d.pop("status"))
+
+        updated_at = datetime.datetime.fromisoformat(d.pop("updatedAt"))
+
+        version = d.pop("version")
+
+        appointment_version_out = cls(
+            calendar=calendar,
+            created_at=created_at,
+            end=end,
+            id=id,
+            recorded_at=recorded_at,
+            start=start,
+            status=status,
+            updated_at=updated_at,
+            version=version,
+        )
+
+        return appointment_version_out
