@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint check-data clean
+.PHONY: run test lint check-data bench clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
 	$(PY) boot.py
@@ -19,6 +19,9 @@ lint: $(INSTALLED)
 
 check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
 	$(PY) integrity.py
+
+bench: $(INSTALLED)  ## wrk + pgbench figures into bench/results/ (needs wrk; BENCH_QUICK=1: smoke test)
+	$(PY) bench/run.py
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
