@@ -60,9 +60,9 @@ CEILING_SCRIPT = BENCH / "create.pgbench"
 RESULTS = BENCH / "results"
 
 CONNECTIONS = 16  # wrk connections and pgbench clients alike
-# One wrk thread drives 16 connections far faster than the service answers; a second would
-# only take CPU from the service on a 2-core machine.
-WRK_THREADS = 1
+# One connection per wrk thread, so that the Lua scripts can time each request themselves
+# (bench/wrk/common.lua says why wrk's own percentiles will not do). The threads mostly wait.
+WRK_THREADS = CONNECTIONS
 STEPS = (10_000, 100_000, 1_000_000)
 
 # The seeded book: appointment i is in calendar cal-((i-1) % 100), in 30-minute slot
@@ -399,10 +399,20 @@ class Regions:
         }
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
+def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
+    """Percentiles (nearest rank), mean and max of measured latencies: one rule for the wrk
+    scenarios and the pgbench ceiling alike."""
+    ordered = sorted(latencies_ms) or [0.0]
+    summary = {
+        f"p{p}_ms": ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+        for p in (50, 90, 99, 99.9)
+    }
+    return {
+        **summary,
+        "mean_ms": sum(ordered) / len(ordered),
+        "max_ms": ordered[-1],
+        "samples": len(latencies_ms),
+    }
 
 
 def run_wrk(service: Service, db: Database, script: str, seconds: int, **params: Any) -> dict:
@@ -429,12 +439,13 @@ def run_wrk(service: Service, db: Database, script: str, seconds: int, **params:
         check=False,
     )
     cores = meter.cores()
-    report = next(
-        (line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON ")), None
-    )
-    if done.returncode != 0 or report is None:
+    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
+    if done.returncode != 0 or not {"BENCH_JSON", "BENCH_LATENCIES_US"} <= lines.keys():
         raise BenchError(f"wrk {script} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    raw = json.loads(report.removeprefix("BENCH_JSON "))
+    raw = json.loads(lines["BENCH_JSON"].removeprefix("BENCH_JSON "))
+    latencies_ms = [int(us) / 1000 for us in lines["BENCH_LATENCIES_US"].split()[1:]]
+    if len(latencies_ms) != raw["requests"]:  # one per response(), so never, unless broken
+        raise BenchError(f"wrk {script}: {len(latencies_ms)} latencies, {raw['requests']} answers")
     statuses = {int(status): count for status, count in raw["statuses"].items()}
     errors = raw["errors"]
     return {
@@ -443,16 +454,14 @@ def run_wrk(service: Service, db: Database, script: str, seconds: int, **params:
         "requests": raw["requests"],
         "seconds": raw["duration_us"] / 1e6,
         "rps": raw["requests"] / (raw["duration_us"] / 1e6),
-        "p50_ms": raw["latency_us"]["p50"] / 1000,
-        "p90_ms": raw["latency_us"]["p90"] / 1000,
-        "p99_ms": raw["latency_us"]["p99"] / 1000,
-        "p99.9_ms": raw["latency_us"]["p99.9"] / 1000,
-        "max_ms": raw["latency_max_us"] / 1000,
+        **latency_summary(latencies_ms),
         "statuses": dict(sorted(statuses.items())),
         "non_2xx": sum(count for status, count in statuses.items() if not 200 <= status < 300),
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "cpu_cores": cores,
-        "wrk_output": done.stdout,
+        "wrk_output": "\n".join(
+            line for line in done.stdout.splitlines() if not line.startswith("BENCH_LATENCIES_US")
+        ),
     }
 
 
@@ -494,12 +503,12 @@ def run_ceiling(service: Service, db: Database, seconds: int, region: dict[str, 
         cores = meter.cores()
         if done.returncode != 0:
             raise BenchError(f"pgbench failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        latencies = sorted(
+        latencies = [
             int(fields[2]) / 1000
             for path in Path(logs).iterdir()
             for fields in (line.split() for line in path.read_text().splitlines())
             if fields[2].isdigit()
-        )
+        ]
     tps = next(
         float(line.split()[2]) for line in done.stdout.splitlines() if line.startswith("tps = ")
     )
@@ -511,11 +520,7 @@ def run_ceiling(service: Service, db: Database, seconds: int, region: dict[str, 
         "transactions": len(latencies),
         "rows_written": written,
         "rps": tps,
-        "p50_ms": percentile(latencies, 50),
-        "p90_ms": percentile(latencies, 90),
-        "p99_ms": percentile(latencies, 99),
-        "p99.9_ms": percentile(latencies, 99.9),
-        "max_ms": latencies[-1] if latencies else 0.0,
+        **latency_summary(latencies),
         "non_2xx": 0,
         "statuses": {},
         "cpu_cores": cores,
@@ -597,6 +602,8 @@ class Bench:
         self.scenario(step, stored, "create, 100 calendars", "create.lua", calendars=100)
         self.scenario(step, stored, "create, one calendar", "create.lua", calendars=1)
         if first:
+            if step % WRK_THREADS:  # update.lua gives each wrk thread ids of its own
+                raise BenchError(f"the book size {step} is not a multiple of {WRK_THREADS}")
             self.scenario(step, stored, "update", "update.lua")
             self.scenario(step, stored, "conflict (409)", "conflict.lua")
         self.scenario(step, stored, "read: list page", "read_list.lua")
