@@ -333,6 +333,21 @@ def worker_rss(service: Service) -> dict[int, int]:
     return {worker.pid: worker.memory_info().rss for worker in service.workers()}
 
 
+def connections_per_worker(service: Service) -> list[int]:
+    """How wrk's connections are spread over the workers, busiest first. A gthread worker
+    accepts every connection it can, so one worker may end up with most of them while the
+    others idle: this is what makes two runs of one scenario differ, so every run records it."""
+    port = int(service.base.rsplit(":", 1)[1])
+    spread = []
+    for worker in service.workers():
+        with contextlib.suppress(psutil.Error):
+            connections = worker.net_connections(kind="tcp")
+            spread.append(
+                sum(1 for c in connections if c.status == "ESTABLISHED" and c.laddr.port == port)
+            )
+    return sorted(spread, reverse=True)
+
+
 # Measuring ----------------------------------------------------------------------------------
 
 
@@ -430,18 +445,20 @@ def run_wrk(service: Service, db: Database, script: str, seconds: int, **params:
         *(f"{key}={value}" for key, value in {"threads": WRK_THREADS, **params}.items()),
     ]
     meter = CpuMeter(service, db)
-    done = subprocess.run(
+    with subprocess.Popen(
         args,
         env={**os.environ, "LUA_PATH": f"{WRK_DIR}/?.lua;;"},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=seconds + 120,
-        check=False,
-    )
+    ) as wrk:
+        time.sleep(seconds / 2)
+        spread = connections_per_worker(service)
+        stdout, stderr = wrk.communicate(timeout=seconds + 120)
     cores = meter.cores()
-    lines = {line.split(" ", 1)[0]: line for line in done.stdout.splitlines()}
-    if done.returncode != 0 or not {"BENCH_JSON", "BENCH_LATENCIES_US"} <= lines.keys():
-        raise BenchError(f"wrk {script} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    lines = {line.split(" ", 1)[0]: line for line in stdout.splitlines()}
+    if wrk.returncode != 0 or not {"BENCH_JSON", "BENCH_LATENCIES_US"} <= lines.keys():
+        raise BenchError(f"wrk {script} failed ({wrk.returncode}):\n{stdout}{stderr}")
     raw = json.loads(lines["BENCH_JSON"].removeprefix("BENCH_JSON "))
     latencies_ms = [int(us) / 1000 for us in lines["BENCH_LATENCIES_US"].split()[1:]]
     if len(latencies_ms) != raw["requests"]:  # one per response(), so never, unless broken
@@ -459,8 +476,9 @@ def run_wrk(service: Service, db: Database, script: str, seconds: int, **params:
         "non_2xx": sum(count for status, count in statuses.items() if not 200 <= status < 300),
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "cpu_cores": cores,
+        "connections_per_worker": spread,
         "wrk_output": "\n".join(
-            line for line in done.stdout.splitlines() if not line.startswith("BENCH_LATENCIES_US")
+            line for line in stdout.splitlines() if not line.startswith("BENCH_LATENCIES_US")
         ),
     }
 
@@ -716,13 +734,13 @@ def table(runs: list[dict]) -> str:
     ceilings = {run["step"]: run for run in runs if run["scenario"] == CEILING}
     lines = [
         "| book | scenario | req/s (× ceiling) | p50 ms (×) | p90 ms (×) | p99 ms (×)"
-        " | non-2xx | CPU cores app/db/wrk/other |",
-        "|---|---|---|---|---|---|---|---|",
+        " | non-2xx | CPU cores app/db/wrk/other | connections per worker |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         book = short(run["step"])
         if run.get("n/a"):
-            lines.append(f"| {book} | {run['scenario']} | n/a (not implemented yet) |" + " |" * 5)
+            lines.append(f"| {book} | {run['scenario']} | n/a (not implemented yet) |" + " |" * 6)
             continue
         ceiling = ceilings.get(run["step"], {})
         cells = [f"{run['rps']:.0f}{ratio(run['rps'], ceiling.get('rps'))}"]
@@ -736,7 +754,9 @@ def table(runs: list[dict]) -> str:
             non_2xx += f", {run['socket_errors']} socket errors"
         cpu = run["cpu_cores"]
         cores = "/".join("?" if cpu[k] is None else f"{cpu[k]:.1f}" for k in CPU_SHARES)
-        lines.append(f"| {book} | {run['scenario']} | {' | '.join(cells)} | {non_2xx} | {cores} |")
+        spread = "/".join(map(str, run.get("connections_per_worker", []))) or "-"
+        cells += [non_2xx, cores, spread]
+        lines.append(f"| {book} | {run['scenario']} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
