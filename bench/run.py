@@ -858,7 +858,7 @@ def main(argv: list[str]) -> int:
     require_wrk()
     config = read_config(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
-    started = datetime.now(UTC)
+    started, commit = datetime.now(UTC), git_commit()  # what is measured: the code at start
     try:
         with tempfile.TemporaryDirectory(prefix="sesame-bench-log-") as tmp:
             with contextlib.ExitStack() as stack:
@@ -877,7 +877,7 @@ def main(argv: list[str]) -> int:
         "meta": {
             "started": started.strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": round((datetime.now(UTC) - started).total_seconds()),
-            "commit": git_commit(),
+            "commit": commit,
             "machine": machine_facts(),
             "database": "external" if os.environ.get("BENCH_DATABASE_URL") else "embedded",
             "config": {**config.__dict__, "connections": CONNECTIONS, "wrk_threads": WRK_THREADS},
