@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint check-data client clean
+.PHONY: run test lint check-data client bench clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
 	$(PY) boot.py
@@ -24,6 +24,9 @@ check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
 client: $(INSTALLED)  ## regenerate the typed Python client in clients/python from the document
 	$(PY) scripts/openapi.py clients/openapi.json
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json --output-path clients/python --overwrite --meta pdm --config clients/config.yml
+
+bench: $(INSTALLED)  ## wrk + pgbench figures into bench/results/ (needs wrk; BENCH_QUICK=1: smoke test)
+	$(PY) bench/run.py
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
