@@ -144,31 +144,46 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
     return Decision.STALE
 
 
-# The lock helpers. Advisory locks are transaction-scoped (`pg_advisory_xact_lock`): they are
-# released by COMMIT or ROLLBACK whatever happens to the client, and they never outlive the
-# transaction, so the service also works through a transaction-mode pooler such as PgBouncer.
+# The locks. Advisory locks are transaction-scoped (`pg_advisory_xact_lock`): they are released
+# by COMMIT or ROLLBACK whatever happens to the client, and they never outlive the transaction,
+# so the service also works through a transaction-mode pooler such as PgBouncer.
 # The isolation level is READ COMMITTED on purpose: each statement takes a new snapshot, so the
-# reads that follow a lock wait see what the previous lock holder committed. (REPEATABLE READ
-# would keep the snapshot taken before the wait and miss the winner's row.) Lock order is fixed,
-# id first, then calendars by key, so two writers can never wait for each other in a cycle.
-_LOCK_ID = text("SELECT pg_advisory_xact_lock(:id)")
-_LOCK_CALENDARS = text(
-    "SELECT pg_advisory_xact_lock(:space, key) FROM"
-    " (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
-    "  ORDER BY key) AS keys"
+# statements that follow a lock wait see what the previous lock holder committed. (REPEATABLE
+# READ would keep the snapshot taken before the wait and miss the winner's row.) That is also
+# why a lock and the reads it protects are never in one statement.
+# Lock order is fixed, the id first, then calendars by key, so two writers can never wait for
+# each other in a cycle. One statement takes the id and the calendar the client names (the
+# target list is evaluated left to right); a move discovers its old calendar only after the
+# read, and takes it by waiting only if that keeps the order, else by trying (see `_relock`).
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(:id),"
+    " (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:space, key) FROM"
+    "   (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
+    "    ORDER BY key) AS keys) AS locked)"
 )
-_OVERLAPS = text(
+_LOCK_CALENDAR = text("SELECT pg_advisory_xact_lock(:space, hashtext(:old))")
+_LOCK_OLD_CALENDAR = text(
+    "SELECT CASE WHEN hashtext(:old) >= hashtext(:new)"
+    " THEN (SELECT true FROM (SELECT pg_advisory_xact_lock(:space, hashtext(:old))) AS waited)"
+    " ELSE pg_try_advisory_xact_lock(:space, hashtext(:old)) END"
+)
+_CONFLICTS = (
     f"SELECT id FROM appointments WHERE calendar = :calendar AND status = '{ACTIVE}'"
     f" AND {TIME_RANGE} && tstzrange(:start, :end, '[)') AND id <> :id"
     f" ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
-# One round trip writes the current row, closes the previous version and records the new one.
-# recorded_at is taken after the locks (clock_timestamp, not now(), which is the transaction's
-# start) and kept at least 1 ms after the previous version's, so every version of an appointment
-# has a non-empty [recorded_at, superseded_at) at the millisecond precision the API reports.
-_WRITE = text(
-    """
-    WITH stamp AS (
+_OVERLAPS = text(_CONFLICTS)
+# One round trip checks the overlap (with the exclusion constraint's GiST index) and, only if
+# there is none, writes the current row, closes the previous version and records the new one;
+# it answers the ids in the way. A cancellation frees time, so it checks nothing.
+# recorded_at is taken after the locks (clock_timestamp, not now(), the transaction's start) and
+# kept at least 1 ms after the previous version's, so every version of an appointment has a
+# non-empty [recorded_at, superseded_at) at the millisecond precision the API reports.
+_WRITE_UNLESS_OVERLAP = text(
+    f"""
+    WITH conflicts AS (
+        {_CONFLICTS.replace("WHERE", f"WHERE :status = '{ACTIVE}' AND", 1)}
+    ), stamp AS (
         SELECT greatest(
             date_trunc('milliseconds', clock_timestamp()),
             (SELECT recorded_at + interval '1 millisecond' FROM appointment_versions
@@ -176,7 +191,8 @@ _WRITE = text(
     ), current AS (
         INSERT INTO appointments AS a
             (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)
-        VALUES (:id, :calendar, :start, :end, :created_at, :updated_at, :version, :status)
+        SELECT :id, :calendar, :start, :end, :created_at, :updated_at, :version, :status
+         WHERE NOT EXISTS (SELECT FROM conflicts)
         ON CONFLICT (id) DO UPDATE SET
             calendar = excluded.calendar, starts_at = excluded.starts_at,
             ends_at = excluded.ends_at, created_at = excluded.created_at,
@@ -184,25 +200,48 @@ _WRITE = text(
             status = excluded.status
         RETURNING a.*
     ), superseded AS (
-        UPDATE appointment_versions SET superseded_at = stamp.at FROM stamp
-         WHERE appointment_id = :id AND version = :version - 1
+        UPDATE appointment_versions SET superseded_at = stamp.at FROM stamp, current
+         WHERE appointment_id = :id AND appointment_versions.version = :version - 1
+    ), recorded AS (
+        INSERT INTO appointment_versions
+            (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
+             status, recorded_at)
+        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at
+          FROM current, stamp
     )
-    INSERT INTO appointment_versions
-        (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at, status,
-         recorded_at)
-    SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at
-      FROM current, stamp
+    SELECT array(SELECT id FROM conflicts)
     """
 )
+_MOVE_ATTEMPTS = 3
+
+
+class _LockOutOfOrder(Exception):
+    """A move's old calendar sorts before the new one and is held: start over, both in order."""
 
 
 def save_appointment(
     session: Session, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
 ) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction."""
+    calendars = [new.calendar]
+    for _ in range(_MOVE_ATTEMPTS):
+        try:
+            return _save(session, new, precondition, calendars)
+        except _LockOutOfOrder as moved_from:
+            calendars = [new.calendar, str(moved_from)]
+    return _save(session, new, precondition, calendars, wait_in_any_order=True)
+
+
+def _save(
+    session: Session,
+    new: AppointmentData,
+    precondition: Precondition,
+    calendars: list[str],
+    wait_in_any_order: bool = False,
+) -> SaveResult:
     try:
         with session.begin():
-            current = _lock_and_read(session, new.id)
+            current = _lock_and_read(session, new.id, calendars)
             precondition.check(current)
             decision = decide(current, new)
             if decision is Decision.STALE:
@@ -210,10 +249,8 @@ def save_appointment(
             if decision is Decision.REPLAY:
                 assert current is not None
                 return SaveResult(current, created=False)
-            _lock_calendars(session, {new.calendar} | ({current.calendar} if current else set()))
-            conflicts = _overlapping_ids(session, new)
-            if conflicts:
-                raise TimeRangeUnavailable(conflicts)
+            if current and current.calendar not in calendars:
+                _relock(session, old=current.calendar, new=new.calendar, wait=wait_in_any_order)
             stored = _write(session, new, version=current.version + 1 if current else 1)
     except IntegrityError as error:
         if isinstance(error.orig, psycopg.errors.ExclusionViolation):
@@ -230,25 +267,35 @@ def cancel_appointment(
 ) -> StoredAppointment:
     """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
     with session.begin():
-        current = _lock_and_read(session, appointment_id)
+        current = _lock_and_read(session, appointment_id, [])
         if current is None:
             raise NotFound()
         precondition.check(current)
         if not current.active:
             return current
-        _lock_calendars(session, {current.calendar})
+        # The only calendar this transaction locks, after the id: always in order.
+        _relock(session, old=current.calendar, new=current.calendar, wait=True)
         return _write(session, current.as_data(), version=current.version + 1, status=CANCELLED)
 
 
-def _lock_and_read(session: Session, appointment_id: int) -> StoredAppointment | None:
-    """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
-    session.execute(_LOCK_ID, {"id": appointment_id})
+def _lock_and_read(
+    session: Session, appointment_id: int, calendars: list[str]
+) -> StoredAppointment | None:
+    """Lock the id and the named calendars, then read the row in a fresh snapshot."""
+    session.execute(
+        _LOCK, {"id": appointment_id, "space": _CALENDAR_LOCK_SPACE, "names": calendars}
+    )
     row = session.execute(select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)).first()
     return StoredAppointment(*row) if row else None
 
 
-def _lock_calendars(session: Session, calendars: set[str]) -> None:
-    session.execute(_LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)})
+def _relock(session: Session, *, old: str, new: str, wait: bool) -> None:
+    """Also lock `old`: waiting if that keeps the key order (or `wait`), else only trying."""
+    params = {"old": old, "new": new, "space": _CALENDAR_LOCK_SPACE}
+    if wait:
+        session.execute(_LOCK_CALENDAR, params)
+    elif not session.scalar(_LOCK_OLD_CALENDAR, params):
+        raise _LockOutOfOrder(old)
 
 
 def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:
@@ -259,7 +306,11 @@ def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:
 def _write(
     session: Session, data: AppointmentData, *, version: int, status: str = ACTIVE
 ) -> StoredAppointment:
-    session.execute(_WRITE, {**_columns(data), "version": version, "status": status})
+    """Write the version unless it overlaps an active appointment of its calendar."""
+    params = {**_columns(data), "version": version, "status": status}
+    conflicts = session.scalar(_WRITE_UNLESS_OVERLAP, params)
+    if conflicts:
+        raise TimeRangeUnavailable(list(conflicts))
     return StoredAppointment(**_columns(data), version=version, status=status)
 
 

@@ -180,6 +180,7 @@ def seed_appointment(i: int) -> dict[str, Any]:
         "created_at": SEED_STAMP,
         "updated_at": SEED_STAMP,
         "version": 1,
+        "status": "active",
     }
 
 

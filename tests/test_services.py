@@ -1,5 +1,7 @@
 """The transactions, called directly on a real PostgreSQL, and the pure decision rule."""
 
+import threading
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
@@ -200,3 +202,23 @@ def test_integrity_checks_find_a_current_row_that_is_not_its_last_version(sessio
     save(session, appointment(id=1))
     connection.execute(text("UPDATE appointments SET ends_at = ends_at + interval '1 minute'"))
     assert list(find_violations(connection)) == ["current row differs from its last version"]
+
+
+def test_a_move_whose_old_calendar_sorts_first_retries_and_waits_its_turn(session, connection):
+    """The move locks the new calendar first; the old one, held elsewhere and sorting first,
+    cannot be waited for without risking a deadlock, so the write starts over in key order."""
+    keys = connection.execute(text("SELECT hashtext('room-a'), hashtext('room-b')")).one()
+    low, high = ("room-a", "room-b") if keys[0] < keys[1] else ("room-b", "room-a")
+    save(session, appointment(id=1, calendar=low))
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+        {"space": services._CALENDAR_LOCK_SPACE, "name": low},
+    )
+    releaser = threading.Timer(0.3, connection.rollback)
+    releaser.start()
+    started = time.monotonic()
+    moved = save(session, appointment(id=1, calendar=high, updated=1))
+    releaser.join()
+    assert time.monotonic() - started >= 0.25
+    assert (moved.appointment.calendar, moved.appointment.version) == (high, 2)
+    assert find_violations(connection) == {}
