@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from models import (
@@ -39,6 +39,7 @@ class BookQuery:
     at: datetime | None = None  # the book as it was at this server time
     limit: int = 100
     offset: int = 0
+    after: tuple[datetime, int] | None = None  # keyset: the page starts after this (start, id)
 
 
 def get_appointment(session: Session, appointment_id: int) -> StoredAppointment:
@@ -75,6 +76,9 @@ def list_appointments(session: Session, query: BookQuery) -> list[StoredAppointm
     if query.start is not None or query.end is not None:
         statement = statement.where(_intersects(query.start, query.end))
     id_column = AppointmentVersion.appointment_id if query.at else Appointment.id
+    if query.after is not None:
+        # Row comparison on the (start, id) index: a deep page costs what the first one does.
+        statement = statement.where(tuple_(table.starts_at, id_column) > tuple_(*query.after))
     statement = (
         statement.order_by(table.starts_at, id_column).limit(query.limit).offset(query.offset)
     )

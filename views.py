@@ -8,6 +8,7 @@ because they are HTTP's, and checked in the service, under the lock.
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 from flask.views import MethodView
@@ -35,6 +36,7 @@ from schemas import (
     HealthOut,
     ListQuery,
     ReadinessOut,
+    page_cursor,
     parse_client_id,
 )
 
@@ -205,11 +207,30 @@ def save_appointment(new: services.AppointmentData) -> Any:
 @appointments.route("/appointments", methods=["GET"])
 @appointments.doc(operationId="listAppointments", summary="List the book")
 @appointments.arguments(ListQuery, location="query")
-@appointments.response(200, AppointmentOut(many=True))
+@appointments.response(
+    200,
+    AppointmentOut(many=True),
+    headers={
+        "Link": {
+            "description": 'RFC 8288 `<...>; rel="next"` when the page is full: the same '
+            "query with a keyset `cursor`.",
+            "schema": {"type": "string"},
+        }
+    },
+)
 @_errors(400, 503)
 def list_appointments(query: queries.BookQuery) -> Any:
-    """Appointments ordered by start, then id: by default the active ones, now."""
-    return queries.list_appointments(db.session(), query)
+    """Appointments ordered by start, then id: by default the active ones, now.
+
+    A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor."""
+    page = queries.list_appointments(db.session(), query)
+    if len(page) < query.limit:
+        return page
+    args = request.args.copy()
+    args.pop("offset", None)
+    args["cursor"] = page_cursor(page[-1].start, page[-1].id)
+    query_string = urlencode(list(args.items(multi=True)))
+    return page, 200, {"Link": f'<{request.path}?{query_string}>; rel="next"'}
 
 
 @appointments.route("/appointments.ics", methods=["GET"])

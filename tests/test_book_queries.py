@@ -1,5 +1,6 @@
 """Time windows, the book at a past moment, availability and the iCalendar feed, over HTTP."""
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -202,3 +203,51 @@ def test_ics_feed_takes_the_list_filters(client):
     everything = Calendar.from_ical(client.get("/appointments.ics?status=all").get_data())
     assert [str(e["STATUS"]) for e in everything.walk("VEVENT")] == ["CANCELLED", "CONFIRMED"]
     assert_error(client.get("/appointments.ics?limit=0"), 400, "validation_failed")
+
+
+def next_link(response) -> str | None:
+    link = response.headers.get("Link")
+    if link is None:
+        return None
+    match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+    assert match, link
+    return match.group(1)
+
+
+def test_full_pages_link_the_next_by_keyset_cursor_until_the_end(client):
+    for n in range(1, 8):
+        post(client, id=n, calendar=f"c{n}", start="2026-12-01 09:00", end="2026-12-01 10:00")
+    post(client, id=20, start="2026-12-01 08:00", end="2026-12-01 08:30")
+    seen, url = [], "/appointments?limit=3&status=active"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen += [a["id"] for a in response.get_json()]
+        url = next_link(response)
+        if url:
+            assert "limit=3" in url and "status=active" in url and "cursor=" in url
+    assert seen == [20, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_cursor_pages_combine_with_filters_and_at(client):
+    for n in range(1, 6):
+        post(
+            client, id=n, calendar="room-1", start=f"2026-12-01 0{n}:00", end=f"2026-12-01 0{n}:30"
+        )
+    first = client.get("/appointments?calendar=room-1&from=2026-12-01 02:00&limit=2")
+    assert [a["id"] for a in first.get_json()] == [2, 3]
+    rest = client.get(next_link(first))
+    assert [a["id"] for a in rest.get_json()] == [4, 5]
+    at = "at=2100-01-01 00:00"
+    first = client.get(f"/appointments?{at}&limit=4")
+    assert [a["id"] for a in client.get(next_link(first)).get_json()] == [5]
+
+
+@pytest.mark.parametrize("query", ["cursor=abc", "cursor=MS4y&offset=3", "cursor=" + "A" * 70])
+def test_bad_or_mixed_cursors_get_400(client, query):
+    assert_error(client.get(f"/appointments?{query}"), 400, "validation_failed")
+
+
+def test_a_short_page_has_no_next_link(client):
+    post(client)
+    assert "Link" not in client.get("/appointments?limit=2").headers

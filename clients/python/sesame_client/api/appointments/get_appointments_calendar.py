@@ -19,6 +19,7 @@ def _get_kwargs(
     calendar: str | Unset = UNSET,
     status: GetAppointmentsCalendarStatus | Unset = GetAppointmentsCalendarStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -40,6 +41,8 @@ def _get_kwargs(
     params["status"] = json_status
 
     params["at"] = at
+
+    params["cursor"] = cursor
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -107,6 +110,7 @@ def sync_detailed(
     calendar: str | Unset = UNSET,
     status: GetAppointmentsCalendarStatus | Unset = GetAppointmentsCalendarStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> Response[ErrorOut | str]:
     """The book as an iCalendar feed
 
@@ -119,6 +123,7 @@ def sync_detailed(
         status (GetAppointmentsCalendarStatus | Unset):  Default:
             GetAppointmentsCalendarStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,6 +141,7 @@ def sync_detailed(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     )
 
     response = client.get_httpx_client().request(
@@ -155,6 +161,7 @@ def sync(
     calendar: str | Unset = UNSET,
     status: GetAppointmentsCalendarStatus | Unset = GetAppointmentsCalendarStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> ErrorOut | str | None:
     """The book as an iCalendar feed
 
@@ -167,6 +174,7 @@ def sync(
         status (GetAppointmentsCalendarStatus | Unset):  Default:
             GetAppointmentsCalendarStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,6 +193,7 @@ def sync(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     ).parsed
 
 
@@ -198,6 +207,7 @@ async def asyncio_detailed(
     calendar: str | Unset = UNSET,
     status: GetAppointmentsCalendarStatus | Unset = GetAppointmentsCalendarStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> Response[ErrorOut | str]:
     """The book as an iCalendar feed
 
@@ -210,6 +220,7 @@ async def asyncio_detailed(
         status (GetAppointmentsCalendarStatus | Unset):  Default:
             GetAppointmentsCalendarStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -227,6 +238,7 @@ async def asyncio_detailed(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -244,6 +256,7 @@ async def asyncio(
     calendar: str | Unset = UNSET,
     status: GetAppointmentsCalendarStatus | Unset = GetAppointmentsCalendarStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> ErrorOut | str | None:
     """The book as an iCalendar feed
 
@@ -256,6 +269,7 @@ async def asyncio(
         status (GetAppointmentsCalendarStatus | Unset):  Default:
             GetAppointmentsCalendarStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -275,5 +289,6 @@ async def asyncio(
             calendar=calendar,
             status=status,
             at=at,
+            cursor=cursor,
         )
     ).parsed

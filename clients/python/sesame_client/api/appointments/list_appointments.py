@@ -20,6 +20,7 @@ def _get_kwargs(
     calendar: str | Unset = UNSET,
     status: ListAppointmentsStatus | Unset = ListAppointmentsStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -41,6 +42,8 @@ def _get_kwargs(
     params["status"] = json_status
 
     params["at"] = at
+
+    params["cursor"] = cursor
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -118,8 +121,11 @@ def sync_detailed(
     calendar: str | Unset = UNSET,
     status: ListAppointmentsStatus | Unset = ListAppointmentsStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> Response[ErrorOut | list[AppointmentOut]]:
     """List the book
+
+     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor.
 
     Args:
         from_ (str | Unset):  Example: 2026-12-01 00:00.
@@ -129,6 +135,7 @@ def sync_detailed(
         calendar (str | Unset):  Example: room-1.
         status (ListAppointmentsStatus | Unset):  Default: ListAppointmentsStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,6 +153,7 @@ def sync_detailed(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     )
 
     response = client.get_httpx_client().request(
@@ -165,8 +173,11 @@ def sync(
     calendar: str | Unset = UNSET,
     status: ListAppointmentsStatus | Unset = ListAppointmentsStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> ErrorOut | list[AppointmentOut] | None:
     """List the book
+
+     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor.
 
     Args:
         from_ (str | Unset):  Example: 2026-12-01 00:00.
@@ -176,6 +187,7 @@ def sync(
         calendar (str | Unset):  Example: room-1.
         status (ListAppointmentsStatus | Unset):  Default: ListAppointmentsStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -194,6 +206,7 @@ def sync(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     ).parsed
 
 
@@ -207,8 +220,11 @@ async def asyncio_detailed(
     calendar: str | Unset = UNSET,
     status: ListAppointmentsStatus | Unset = ListAppointmentsStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> Response[ErrorOut | list[AppointmentOut]]:
     """List the book
+
+     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor.
 
     Args:
         from_ (str | Unset):  Example: 2026-12-01 00:00.
@@ -218,6 +234,7 @@ async def asyncio_detailed(
         calendar (str | Unset):  Example: room-1.
         status (ListAppointmentsStatus | Unset):  Default: ListAppointmentsStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -235,6 +252,7 @@ async def asyncio_detailed(
         calendar=calendar,
         status=status,
         at=at,
+        cursor=cursor,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -252,8 +270,11 @@ async def asyncio(
     calendar: str | Unset = UNSET,
     status: ListAppointmentsStatus | Unset = ListAppointmentsStatus.ACTIVE,
     at: str | Unset = UNSET,
+    cursor: str | Unset = UNSET,
 ) -> ErrorOut | list[AppointmentOut] | None:
     """List the book
+
+     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor.
 
     Args:
         from_ (str | Unset):  Example: 2026-12-01 00:00.
@@ -263,6 +284,7 @@ async def asyncio(
         calendar (str | Unset):  Example: room-1.
         status (ListAppointmentsStatus | Unset):  Default: ListAppointmentsStatus.ACTIVE.
         at (str | Unset):  Example: 2026-11-26T08:00:01.234Z.
+        cursor (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -282,5 +304,6 @@ async def asyncio(
             calendar=calendar,
             status=status,
             at=at,
+            cursor=cursor,
         )
     ).parsed
