@@ -6,12 +6,14 @@ with all its filters and `at=`, availability, the iCalendar feed): views.py send
 `read`, which uses a streaming replica (DATABASE_REPLICA_URL) when one is fit, else the primary.
 
 Fit means it answers and is at most REPLICA_MAX_LAG_S behind. Lag is measured by WAL position,
-so an idle primary is not lag: a replica that has replayed all the WAL the primary has flushed
-is not behind, however long ago the last write was; one that is behind is as old as the last
-commit it replayed. Each worker measures at most once a second, from the first request that
-finds its view older, so a replica that stops or falls behind is skipped within a second or
-two and used again once it has caught up. A read that fails on a replica anyway is answered by
-the primary: a replica never causes a 5xx. Only the primary answering decides readiness.
+so an idle primary is not lag: a replica that has replayed all the WAL the primary had flushed
+is not behind, however long ago the last write was. One that is behind holds every commit it
+replayed and everything the primary had flushed when it was last seen caught up: its lag is the
+shorter of the times since those two moments. Each worker measures at most once a second, from
+the first request that finds its view older, so a replica that stops or falls behind is skipped
+within a second or two and used again once it has caught up. A read that fails on a replica
+anyway is answered by the primary: a replica never causes a 5xx. Only the primary answering
+decides readiness.
 
 Engines and states belong to one process: created on first use after gunicorn forks, under a
 lock. Never writes.
@@ -57,6 +59,7 @@ class Replica:
     name: str
     engine: Engine
     state: str = DOWN  # until first measured
+    caught_up_at: float = float("-inf")  # time.monotonic() of the primary position it reached
 
 
 class Replicas:
@@ -123,15 +126,16 @@ class Replicas:
         return Replica(f"replica-{n + 1}", engine)
 
     def _measure(self, primary: Engine) -> None:
+        read_at = time.monotonic()  # the primary's position is no older than this
         try:
             with primary.connect() as connection:
                 flushed = connection.scalar(_PRIMARY_POSITION)
         except SQLAlchemyError:
             return  # nothing to measure against: the last states stand
         for replica in self._replicas:
-            replica.state = self._state_of(replica, flushed)
+            replica.state = self._state_of(replica, flushed, read_at)
 
-    def _state_of(self, replica: Replica, flushed: str | None) -> str:
+    def _state_of(self, replica: Replica, flushed: str, read_at: float) -> str:
         try:
             with replica.engine.connect() as connection:
                 behind, since_replay = connection.execute(
@@ -140,10 +144,12 @@ class Replicas:
         except SQLAlchemyError:
             return DOWN
         if behind is not None and behind <= 0:
+            replica.caught_up_at = read_at
             return OK
-        if since_replay is not None and since_replay <= self._max_lag_s:
-            return OK
-        return LAGGING
+        lag = time.monotonic() - replica.caught_up_at
+        if since_replay is not None:
+            lag = min(lag, float(since_replay))
+        return OK if lag <= self._max_lag_s else LAGGING
 
 
 def init_app(app: Flask, configure_engine: Callable[[Engine], None]) -> None:

@@ -158,7 +158,41 @@ def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) 
     """PgBouncer from deploy/pgbouncer.ini in front of `of`; yields the URL apps connect to."""
     program = require("pgbouncer")
     run_dir = _owned_dir("sesame-pgb-", of.user)
-    port = _free_port()
+    try:
+        port = _free_port()
+        config = _pgbouncer_config(run_dir, of, port, pool_size, query_wait_timeout)
+        # `sesame` is the name deploy/pgbouncer.ini gives the primary's database.
+        url = URL.create(
+            "postgresql+psycopg",
+            username="postgres",
+            host="127.0.0.1",
+            port=port,
+            database="sesame",
+        ).render_as_string(hide_password=False)
+        process = subprocess.Popen(
+            _as_user(of.user, [program, str(config)]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+
+            def answers() -> None:
+                _alive(process, run_dir / "pgbouncer.log")
+                psycopg.connect(embedded_db.libpq_url(url), connect_timeout=2).close()
+
+            _wait(answers)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _pgbouncer_config(
+    run_dir: Path, of: Primary, port: int, pool_size: int, query_wait_timeout: int
+) -> Path:
+    """deploy/pgbouncer.ini rendered for `of`, with trust auth: the embedded server trusts too."""
     (run_dir / "userlist.txt").write_text('"postgres" ""\n')
     config = run_dir / "pgbouncer.ini"
     config.write_text(
@@ -173,25 +207,10 @@ def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) 
             PGBOUNCER_QUERY_WAIT_TIMEOUT=query_wait_timeout,
         )
     )
-    for path in run_dir.iterdir():
-        if of.user:
+    if of.user:
+        for path in run_dir.iterdir():
             shutil.chown(path, of.user, of.user)
-    process = subprocess.Popen(
-        _as_user(of.user, [program, str(config)]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # `sesame` is the name deploy/pgbouncer.ini gives the primary's database.
-    url = URL.create(
-        "postgresql+psycopg", username="postgres", host="127.0.0.1", port=port, database="sesame"
-    ).render_as_string(hide_password=False)
-    try:
-        _wait(lambda: psycopg.connect(embedded_db.libpq_url(url), connect_timeout=2).close())
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    return config
 
 
 @contextlib.contextmanager
@@ -212,18 +231,22 @@ def haproxy(*app_hosts: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait(lambda: _check_serving(f"127.0.0.1:{port}", process, Path(log.name)))
+
+            def listens() -> None:
+                _alive(process, Path(log.name))
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+            _wait(listens)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def _check_serving(address: str, process: subprocess.Popen, log: Path) -> None:
+def _alive(process: subprocess.Popen, log: Path) -> None:
+    """Fail at once, with its log, if the process has exited: no point waiting for it."""
     if process.poll() is not None:
-        raise AssertionError(f"haproxy exited:\n{log.read_text(errors='replace')}")
-    host, port = address.split(":")
-    socket.create_connection((host, int(port)), timeout=1).close()
+        raise AssertionError(f"{process.args} exited:\n{log.read_text(errors='replace')}")
 
 
 def _wait(attempt, seconds: float = 20) -> None:
