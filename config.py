@@ -45,12 +45,17 @@ def database_url(env: Mapping[str, str]) -> str:
         ).render_as_string(hide_password=False)
     if not raw:
         raise ConfigError("DATABASE_URL is not set (or DB_HOST for the seed's DB_* settings)")
+    return _postgres_url(raw, "DATABASE_URL")
+
+
+def _postgres_url(raw: str, name: str) -> str:
+    """A postgresql:// URL as SQLAlchemy's psycopg 3 driver takes it; never echoes the value."""
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise ConfigError("DATABASE_URL is not a database URL") from None
+        raise ConfigError(f"{name} is not a database URL") from None
     if url.drivername not in ("postgres", "postgresql", "postgresql+psycopg"):
-        raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {url.drivername}://")
+        raise ConfigError(f"{name} must be a postgresql:// URL, not {url.drivername}://")
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
@@ -77,6 +82,12 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
                 "application_name": "sesame",
             },
         },
+        # Streaming replicas for the reads that may be a moment old (replicas.py).
+        "REPLICA_URLS": [
+            _postgres_url(raw, "DATABASE_REPLICA_URL")
+            for raw in _list_env(env, "DATABASE_REPLICA_URL")
+        ],
+        "REPLICA_MAX_LAG_S": _int_env(env, "REPLICA_MAX_LAG_S", 5, 1),
         "DB_LOCK_TIMEOUT_MS": _int_env(env, "DB_LOCK_TIMEOUT_MS", 3000, 1),
         "DB_STATEMENT_TIMEOUT_MS": _int_env(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 1),
         "MAX_CONTENT_LENGTH": _int_env(env, "MAX_BODY_BYTES", 64 * 1024, 1),

@@ -189,6 +189,7 @@ def register_error_handlers(app: Flask) -> None:
                 "The request waited too long; retry shortly.",
                 retry_after=1,
             )
+        # Also PgBouncer's query_wait_timeout: an OperationalError, the connection then closed.
         if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
             log.warning("database unavailable: %s", type(error.orig).__name__)
             return error_response(

@@ -46,6 +46,13 @@ POOL_SIZE = Gauge(
     multiprocess_mode="livesum",
     registry=None,
 )
+READS = Counter(
+    "sesame_reads_total",
+    "Reads that may be a moment old (lists, availability, iCalendar), by the server that "
+    "answered: primary or replica.",
+    ["target"],
+    registry=None,
+)
 _LOCK_STATEMENT = "SELECT pg_advisory_xact_lock"
 
 

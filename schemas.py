@@ -475,6 +475,15 @@ class HealthOut(Schema):
 class ReadinessOut(HealthOut):
     database = fields.String(metadata={"example": "ok"})
     schema = fields.String(metadata={"description": "Migration revision.", "example": "0002"})
+    replicas = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": "Each read replica (DATABASE_REPLICA_URL), if any: `ok`, `lagging` "
+            "(further behind than REPLICA_MAX_LAG_S) or `down`. Reads skip all but `ok` ones.",
+            "example": {"replica-1": "ok"},
+        },
+    )
 
 
 # How the custom fields above appear in the OpenAPI document (type, format).

