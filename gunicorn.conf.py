@@ -36,7 +36,9 @@ accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
 
-# Metrics from all workers add up in one directory, emptied when the server starts.
+# Metrics from all workers add up in one directory, emptied when the server starts; one this
+# server made for itself (no PROMETHEUS_MULTIPROC_DIR given) is removed when it exits.
+OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"sesame-metrics-{os.getpid()}")
 )
@@ -69,3 +71,8 @@ def child_exit(server, worker):
     from metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

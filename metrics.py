@@ -7,12 +7,16 @@ process started without it (a test, a one-off command) gets a private directory.
 The variable must be set before prometheus_client is imported, hence the order below.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 import time
 from typing import Any
 
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sesame-metrics-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a process of its own: a private directory
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sesame-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from flask import Flask  # noqa: E402
 from prometheus_client import Counter, Gauge, Histogram  # noqa: E402
