@@ -152,20 +152,14 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
 # READ would keep the snapshot taken before the wait and miss the winner's row.) That is also
 # why a lock and the reads it protects are never in one statement.
 # Lock order is fixed, the id first, then calendars by key, so two writers can never wait for
-# each other in a cycle. One statement takes the id and the calendar the client names (the
-# target list is evaluated left to right); a move discovers its old calendar only after the
-# read, and takes it by waiting only if that keeps the order, else by trying (see `_relock`).
-_LOCK = text(
-    "SELECT pg_advisory_xact_lock(:id),"
-    " (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:space, key) FROM"
-    "   (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
-    "    ORDER BY key) AS keys) AS locked)"
-)
-_LOCK_CALENDAR = text("SELECT pg_advisory_xact_lock(:space, hashtext(:old))")
-_LOCK_OLD_CALENDAR = text(
-    "SELECT CASE WHEN hashtext(:old) >= hashtext(:new)"
-    " THEN (SELECT true FROM (SELECT pg_advisory_xact_lock(:space, hashtext(:old))) AS waited)"
-    " ELSE pg_try_advisory_xact_lock(:space, hashtext(:old)) END"
+# each other in a cycle. The calendars are locked after the read, when a move's old calendar is
+# known, and held only for the write and the commit: the shortest time a busy calendar can be
+# held, which is what bounds the writes to one calendar.
+_LOCK_ID = text("SELECT pg_advisory_xact_lock(:id)")
+_LOCK_CALENDARS = text(
+    "SELECT pg_advisory_xact_lock(:space, key) FROM"
+    " (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
+    "  ORDER BY key) AS keys"
 )
 _CONFLICTS = (
     f"SELECT id FROM appointments WHERE calendar = :calendar AND status = '{ACTIVE}'"
@@ -212,36 +206,15 @@ _WRITE_UNLESS_OVERLAP = text(
     SELECT array(SELECT id FROM conflicts)
     """
 )
-_MOVE_ATTEMPTS = 3
-
-
-class _LockOutOfOrder(Exception):
-    """A move's old calendar sorts before the new one and is held: start over, both in order."""
 
 
 def save_appointment(
     session: Session, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
 ) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction."""
-    calendars = [new.calendar]
-    for _ in range(_MOVE_ATTEMPTS):
-        try:
-            return _save(session, new, precondition, calendars)
-        except _LockOutOfOrder as moved_from:
-            calendars = [new.calendar, str(moved_from)]
-    return _save(session, new, precondition, calendars, wait_in_any_order=True)
-
-
-def _save(
-    session: Session,
-    new: AppointmentData,
-    precondition: Precondition,
-    calendars: list[str],
-    wait_in_any_order: bool = False,
-) -> SaveResult:
     try:
         with session.begin():
-            current = _lock_and_read(session, new.id, calendars)
+            current = _lock_and_read(session, new.id)
             precondition.check(current)
             decision = decide(current, new)
             if decision is Decision.STALE:
@@ -249,8 +222,7 @@ def _save(
             if decision is Decision.REPLAY:
                 assert current is not None
                 return SaveResult(current, created=False)
-            if current and current.calendar not in calendars:
-                _relock(session, old=current.calendar, new=new.calendar, wait=wait_in_any_order)
+            _lock_calendars(session, {new.calendar} | ({current.calendar} if current else set()))
             stored = _write(session, new, version=current.version + 1 if current else 1)
     except IntegrityError as error:
         if isinstance(error.orig, psycopg.errors.ExclusionViolation):
@@ -267,35 +239,25 @@ def cancel_appointment(
 ) -> StoredAppointment:
     """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
     with session.begin():
-        current = _lock_and_read(session, appointment_id, [])
+        current = _lock_and_read(session, appointment_id)
         if current is None:
             raise NotFound()
         precondition.check(current)
         if not current.active:
             return current
-        # The only calendar this transaction locks, after the id: always in order.
-        _relock(session, old=current.calendar, new=current.calendar, wait=True)
+        _lock_calendars(session, {current.calendar})
         return _write(session, current.as_data(), version=current.version + 1, status=CANCELLED)
 
 
-def _lock_and_read(
-    session: Session, appointment_id: int, calendars: list[str]
-) -> StoredAppointment | None:
-    """Lock the id and the named calendars, then read the row in a fresh snapshot."""
-    session.execute(
-        _LOCK, {"id": appointment_id, "space": _CALENDAR_LOCK_SPACE, "names": calendars}
-    )
+def _lock_and_read(session: Session, appointment_id: int) -> StoredAppointment | None:
+    """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
+    session.execute(_LOCK_ID, {"id": appointment_id})
     row = session.execute(select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)).first()
     return StoredAppointment(*row) if row else None
 
 
-def _relock(session: Session, *, old: str, new: str, wait: bool) -> None:
-    """Also lock `old`: waiting if that keeps the key order (or `wait`), else only trying."""
-    params = {"old": old, "new": new, "space": _CALENDAR_LOCK_SPACE}
-    if wait:
-        session.execute(_LOCK_CALENDAR, params)
-    elif not session.scalar(_LOCK_OLD_CALENDAR, params):
-        raise _LockOutOfOrder(old)
+def _lock_calendars(session: Session, calendars: set[str]) -> None:
+    session.execute(_LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)})
 
 
 def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:

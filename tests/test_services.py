@@ -204,9 +204,8 @@ def test_integrity_checks_find_a_current_row_that_is_not_its_last_version(sessio
     assert list(find_violations(connection)) == ["current row differs from its last version"]
 
 
-def test_a_move_whose_old_calendar_sorts_first_retries_and_waits_its_turn(session, connection):
-    """The move locks the new calendar first; the old one, held elsewhere and sorting first,
-    cannot be waited for without risking a deadlock, so the write starts over in key order."""
+def test_a_move_waits_for_its_old_calendar_held_by_another_writer(session, connection):
+    """A move locks both calendars, in key order, and waits for the one held elsewhere."""
     keys = connection.execute(text("SELECT hashtext('room-a'), hashtext('room-b')")).one()
     low, high = ("room-a", "room-b") if keys[0] < keys[1] else ("room-b", "room-a")
     save(session, appointment(id=1, calendar=low))
