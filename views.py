@@ -131,9 +131,7 @@ def _errors(*statuses: int, more: dict[int, str] | None = None, open_route: bool
 
     def decorate(view: Any) -> Any:
         for status, description in described.items():
-            view = appointments.alt_response(int(status), schema=ErrorOut, description=description)(
-                view
-            )
+            view = appointments.alt_response(status, schema=ErrorOut, description=description)(view)
         return view
 
     return decorate
