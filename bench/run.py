@@ -61,6 +61,7 @@ warnings.filterwarnings("ignore", module="platformdirs")
 
 import embedded_db  # noqa: E402
 from boot import GUNICORN  # noqa: E402  (the very command `make run` starts)
+from schemas import page_cursor  # noqa: E402  (the cursor the service's Link header gives)
 
 BENCH = ROOT / "bench"
 WRK_DIR = BENCH / "wrk"
@@ -684,6 +685,17 @@ class Bench:
             self.runs.append({"step": step, "stored": stored, "scenario": DAY, "n/a": True})
             log(f"{step:>9,} {DAY:<28} n/a (from/to not implemented yet: 400)")
         self.scenario(step, stored, "read: by id", "read_id.lua")
+        # A page 90% into the seeded rows, by offset and by keyset cursor: offset scans what
+        # it skips, the cursor seeks the (start, id) index.
+        deep = step * 9 // 10
+        row = seed_appointment(deep)
+        cursor = page_cursor(row["starts_at"], row["id"])
+        self.scenario(
+            step, stored, "read: page 90% deep, offset", "read_deep.lua", page=f"offset={deep}"
+        )
+        self.scenario(
+            step, stored, "read: page 90% deep, cursor", "read_deep.lua", page=f"cursor={cursor}"
+        )
         if first:
             self.scenario(step, stored, MIXED, "mixed.lua")
 
@@ -769,6 +781,7 @@ class Bench:
 CEILING = "pgbench ceiling (create SQL)"
 DAY = "read: a calendar's day"
 MIXED = "mixed 80% read / 20% write"
+DEEP_CURSOR = "read: page 90% deep, cursor"
 CPU_SHARES = ("app", "db", "load", "other")
 RATIOS = ("rps", "p50_ms", "p90_ms", "p99_ms")  # the figures the table gives as ratios
 # The loads of the PgBouncer comparison: name (as in the 16-connection rows), script, params.
@@ -926,7 +939,11 @@ def targets(runs: list[dict], memory: dict, config: Config) -> list[dict]:
             "figures": ", ".join(f"{r:.2f}× at {short(s)}" for s, r in ratios),
         }
     )
-    for name, scenario in (("create p50", "create, 100 calendars"), ("day read p50", DAY)):
+    for name, scenario in (
+        ("create p50", "create, 100 calendars"),
+        ("day read p50", DAY),
+        ("deep page by cursor p50", DEEP_CURSOR),
+    ):
         target = f"{name} at {short(STEPS[-1])} <= 1.2 × at {short(STEPS[0])}"
         a, b = find(small, scenario), find(large, scenario)
         if a is None or a.get("n/a"):
