@@ -161,12 +161,14 @@ _LOCK_CALENDARS = text(
     " (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
     "  ORDER BY key) AS keys"
 )
-_CONFLICTS = (
-    f"SELECT id FROM appointments WHERE calendar = :calendar AND status = '{ACTIVE}'"
+# The active appointments of the calendar that the new range meets, itself excepted.
+_OVERLAPPING = (
+    f"calendar = :calendar AND status = '{ACTIVE}'"
     f" AND {TIME_RANGE} && tstzrange(:start, :end, '[)') AND id <> :id"
-    f" ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
-_OVERLAPS = text(_CONFLICTS)
+_OVERLAPS = text(
+    f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
+)
 # One round trip checks the overlap (with the exclusion constraint's GiST index) and, only if
 # there is none, writes the current row, closes the previous version and records the new one;
 # it answers the ids in the way. A cancellation frees time, so it checks nothing.
@@ -176,7 +178,8 @@ _OVERLAPS = text(_CONFLICTS)
 _WRITE_UNLESS_OVERLAP = text(
     f"""
     WITH conflicts AS (
-        {_CONFLICTS.replace("WHERE", f"WHERE :status = '{ACTIVE}' AND", 1)}
+        SELECT id FROM appointments WHERE :status = '{ACTIVE}' AND {_OVERLAPPING}
+         ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}
     ), stamp AS (
         SELECT greatest(
             date_trunc('milliseconds', clock_timestamp()),

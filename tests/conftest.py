@@ -21,6 +21,7 @@ import flask_migrate
 import pytest
 import requests
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 import embedded_db
 from config import database_url
@@ -71,6 +72,34 @@ def app(environment: dict[str, str]):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(environment, monkeypatch):
+    """A factory of apps configured otherwise: `make_app(DB_LOCK_TIMEOUT_MS="200")` sets those
+    environment variables for the test and builds an app; its pool is closed afterwards."""
+    made = []
+
+    def make(**env: str):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        made.append(create_app())
+        return made[-1]
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def empty_database(database):
+    """A second, empty database on the test server, dropped afterwards."""
+    admin = make_url(database).set(database="postgres").render_as_string(hide_password=False)
+    name = f"{make_url(database).database}_migrations"
+    url = embedded_db.create_database(admin, name, exist_ok=False)
+    yield url
+    embedded_db.drop_database(admin, name)
 
 
 @pytest.fixture

@@ -3,28 +3,14 @@
 from pathlib import Path
 
 import flask_migrate
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
-import embedded_db
 from integrity import find_violations
 from models import Base
-from sesame import create_app
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-
-
-@pytest.fixture
-def empty_database(database):
-    """A second, empty database on the test server, dropped afterwards."""
-    admin = make_url(database).set(database="postgres").render_as_string(hide_password=False)
-    name = f"{make_url(database).database}_migrations"
-    url = embedded_db.create_database(admin, name, exist_ok=False)
-    yield url
-    embedded_db.drop_database(admin, name)
 
 
 def test_models_and_migrations_agree(app):
@@ -35,9 +21,8 @@ def test_models_and_migrations_agree(app):
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", empty_database)
-    app = create_app()
+def test_upgrade_downgrade_upgrade_on_an_empty_database(make_app, empty_database):
+    app = make_app(DATABASE_URL=empty_database)
     engine = create_engine(empty_database)
     try:
         with app.app_context():
@@ -53,15 +38,10 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database, monkeypa
         assert head == "0002"
     finally:
         engine.dispose()
-        from models import db
-
-        with app.app_context():
-            db.engine.dispose()
 
 
-def test_data_written_before_0002_is_carried_forward(empty_database, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", empty_database)
-    app = create_app()
+def test_data_written_before_0002_is_carried_forward(make_app, empty_database):
+    app = make_app(DATABASE_URL=empty_database)
     engine = create_engine(empty_database)
     try:
         with app.app_context():
@@ -96,7 +76,3 @@ def test_data_written_before_0002_is_carried_forward(empty_database, monkeypatch
         assert client.delete("/appointments/1").get_json()["version"] == 3
     finally:
         engine.dispose()
-        from models import db
-
-        with app.app_context():
-            db.engine.dispose()

@@ -31,7 +31,6 @@ import embedded_db
 from config import ConfigError, settings_from_env
 from integrity import find_violations
 from replicas import CHECK_INTERVAL_S
-from sesame import create_app
 
 pytestmark = pytest.mark.live
 BODY = test_concurrency.BODY
@@ -112,31 +111,25 @@ def test_api_through_pgbouncer(pooled, book, api_test: Callable[[LiveClient], No
     api_test(LiveClient(pooled.base))
 
 
-def test_waiting_past_pgbouncer_query_wait_timeout_answers_503(cluster, monkeypatch):
+def test_waiting_past_pgbouncer_query_wait_timeout_answers_503(cluster, make_app):
     """One server connection, held by another client: the request queues in PgBouncer until its
     query_wait_timeout, and the answer is 503 with Retry-After, not a 500."""
     with pgbouncer(cluster[0], pool_size=1, query_wait_timeout=1) as tiny:
-        monkeypatch.setenv("DATABASE_URL", tiny)
-        app = create_app()
-        client = app.test_client()
-        try:
-            assert client.get("/appointments").status_code == 200
-            with psycopg.connect(embedded_db.libpq_url(tiny)) as holder:
-                holder.execute("SELECT 1")  # a transaction left open holds the one connection
-                for request in [
-                    lambda: client.get("/appointments"),
-                    lambda: client.post("/appointments", json={**BODY, "id": 1}),
-                ]:
-                    started = time.monotonic()
-                    response = request()
-                    assert time.monotonic() - started < 5
-                    body = test_api.assert_error(response, 503, "database_unavailable")
-                    assert int(response.headers["Retry-After"]) >= 1
-                    assert "query_wait_timeout" not in body["message"]
-            assert client.get("/appointments").status_code == 200
-        finally:
-            with app.app_context():
-                app.extensions["sqlalchemy"].engine.dispose()
+        client = make_app(DATABASE_URL=tiny).test_client()
+        assert client.get("/appointments").status_code == 200
+        with psycopg.connect(embedded_db.libpq_url(tiny)) as holder:
+            holder.execute("SELECT 1")  # a transaction left open holds the one connection
+            for request in [
+                lambda: client.get("/appointments"),
+                lambda: client.post("/appointments", json={**BODY, "id": 1}),
+            ]:
+                started = time.monotonic()
+                response = request()
+                assert time.monotonic() - started < 5
+                body = test_api.assert_error(response, 503, "database_unavailable")
+                assert int(response.headers["Retry-After"]) >= 1
+                assert "query_wait_timeout" not in body["message"]
+        assert client.get("/appointments").status_code == 200
 
 
 # -- Read replicas -----------------------------------------------------------------------------

@@ -1,27 +1,5 @@
 """Security basics: CORS only where configured, no stack trace or SQL in any answer."""
 
-import pytest
-
-from models import db
-from sesame import create_app
-
-
-@pytest.fixture
-def make_app(environment, monkeypatch):
-    apps = []
-
-    def make(**env: str):
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        app = create_app()
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
-
 
 def test_cors_is_off_unless_configured(client):
     response = client.get("/appointments", headers={"Origin": "https://evil.example"})
