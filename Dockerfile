@@ -11,6 +11,8 @@ WORKDIR /app
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin sesame
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
+# Only what the service runs: the root modules (all of them are the service; dev and ops
+# tooling lives in tools/, tests in tests/, neither is copied), gunicorn.conf.py, migrations.
 COPY *.py ./
 COPY migrations ./migrations
 

@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: run test lint check-data client bench clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
-	$(PY) boot.py
+	$(PY) -m tools.devserver
 
 test: lint  ## the whole suite (embedded PostgreSQL, or TEST_DATABASE_URL)
 	$(PY) -m pytest
@@ -16,19 +16,19 @@ lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) scripts/audit.py
+	$(PY) -m tools.audit
 
 check-data: $(INSTALLED)  ## verify the book's invariants on DATABASE_URL
-	$(PY) integrity.py
+	$(PY) -m tools.integrity
 
 client: $(INSTALLED)  ## regenerate the typed Python client in clients/python from the document
-	$(PY) scripts/openapi.py clients/openapi.json
+	$(PY) -m tools.export_openapi clients/openapi.json
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json --output-path clients/python --overwrite --meta pdm --config clients/config.yml
 
 bench: $(INSTALLED)  ## wrk + pgbench figures into bench/results/ (needs wrk; BENCH_QUICK=1: smoke test)
 	$(PY) bench/run.py
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

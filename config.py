@@ -67,21 +67,11 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "MIGRATIONS_DATABASE_URL": database_url(
             {"DATABASE_URL": env.get("MIGRATIONS_DATABASE_URL") or url}
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {
-            # One connection per gunicorn thread, no overflow: the pool is the bound.
-            "pool_size": _int_env(env, "DB_POOL_SIZE", 8, 1),
-            "max_overflow": 0,
-            "pool_timeout": _int_env(env, "DB_POOL_TIMEOUT_S", 5, 1),
-            "pool_pre_ping": True,
-            "isolation_level": "READ COMMITTED",
-            "connect_args": {
-                # No server-side prepared statements: they break behind PgBouncer in
-                # transaction mode, where each transaction may get another server session.
-                "prepare_threshold": None,
-                "connect_timeout": _int_env(env, "DB_CONNECT_TIMEOUT_S", 5, 1),
-                "application_name": "sesame",
-            },
-        },
+        # The pool of each worker and how long to wait for it or a new connection;
+        # database.py turns these into the engine's options.
+        "DB_POOL_SIZE": _int_env(env, "DB_POOL_SIZE", 8, 1),
+        "DB_POOL_TIMEOUT_S": _int_env(env, "DB_POOL_TIMEOUT_S", 5, 1),
+        "DB_CONNECT_TIMEOUT_S": _int_env(env, "DB_CONNECT_TIMEOUT_S", 5, 1),
         # Streaming replicas for the reads that may be a moment old (replicas.py).
         "REPLICA_URLS": [
             _postgres_url(raw, "DATABASE_REPLICA_URL")

@@ -2,13 +2,16 @@
 
 The master validates the configuration before any worker starts (a bad value stops it with one
 line naming the variable), says once what is open or per-worker, and owns the directory where
-the workers' Prometheus metrics add up.
+the workers' Prometheus metrics add up. Never imports the app itself (the workers do, after
+the fork), so that the master opens no database connection.
 """
 
 import os
 import shutil
 import sys
 import tempfile
+
+import logs
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '3000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -27,9 +30,6 @@ keepalive = 5
 control_socket_disable = True
 
 # Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import logs  # noqa: E402
-
 loglevel = os.environ.get("LOG_LEVEL", "info")
 accesslog = "-"
 # The text form of an access line; in JSON the same fields become keys (logs.GunicornAccessJson).

@@ -1,15 +1,14 @@
 """The book as an RFC 5545 iCalendar feed, for calendar apps that subscribe to a URL.
 
 Built with the `icalendar` library, never with string templates: it folds long lines,
-escapes text and writes UTC times as the RFC wants. Knows nothing about Flask.
+escapes text and writes UTC times as the RFC wants. Knows nothing about Flask or the database.
 """
 
 from collections.abc import Iterable
 
 from icalendar import Calendar, Event
 
-from models import ACTIVE
-from services import StoredAppointment
+from domain import ACTIVE, StoredAppointment
 
 PRODUCT_ID = "-//Sesame//Appointments//EN"
 

@@ -5,26 +5,27 @@ PROMETHEUS_MULTIPROC_DIR and sums them when scraped, so every worker answers the
 gunicorn.conf.py empties that directory when the server starts and marks dead workers; a
 process started without it (a test, a one-off command) gets a private directory.
 The variable must be set before prometheus_client is imported, hence the order below.
+services.py imports this module for `LOCK_WAIT`, so nothing here imports Flask at module level.
+Never labels a metric with anything a client chooses (ids, paths, keys) and never infers what a
+statement is from its SQL text: whoever runs a statement measures it.
 """
 
 import atexit
 import os
 import shutil
 import tempfile
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a process of its own: a private directory
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sesame-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
-from flask import Flask  # noqa: E402
 from prometheus_client import Counter, Gauge, Histogram  # noqa: E402
-from prometheus_flask_exporter.multiprocess import (  # noqa: E402
-    GunicornInternalPrometheusMetrics,
-)
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 CONFLICTS = Counter(
     "sesame_conflicts_total",
@@ -57,11 +58,12 @@ READS = Counter(
     ["target"],
     registry=None,
 )
-_LOCK_STATEMENT = "SELECT pg_advisory_xact_lock"
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: "Flask") -> None:
     """Serve /metrics with request counts and latencies by method, endpoint and status."""
+    from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
     GunicornInternalPrometheusMetrics(
         app,
         group_by="endpoint",
@@ -78,7 +80,7 @@ def mark_process_dead(pid: int) -> None:
 
 
 def watch_engine(engine: Engine) -> None:
-    """Count pool use and time advisory-lock statements, without touching services.py."""
+    """Count the connections the pool holds and hands out."""
     POOL_SIZE.inc(engine.pool.size())  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "checkout")
@@ -88,23 +90,3 @@ def watch_engine(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
     def _checkin(*_: Any) -> None:
         POOL_IN_USE.dec()
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith(_LOCK_STATEMENT):
-            conn.info["lock_wait_started"] = time.perf_counter()
-
-    @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn: Any, *_: Any) -> None:
-        _observe_lock_wait(conn)
-
-    @event.listens_for(engine, "handle_error")
-    def _failed(context: Any) -> None:
-        if context.connection is not None:
-            _observe_lock_wait(context.connection)
-
-
-def _observe_lock_wait(conn: Any) -> None:
-    started = conn.info.pop("lock_wait_started", None)
-    if started is not None:
-        LOCK_WAIT.observe(time.perf_counter() - started)

@@ -2,12 +2,16 @@
 
 The no-double-booking invariant lives here too, not only in `services.py`: an exclusion
 constraint makes PostgreSQL itself refuse two overlapping appointments of one calendar,
-whatever code path writes them. This module knows nothing about Flask or HTTP.
+whatever code path writes them. `columns_for` selects a table's columns under the domain's
+field names, so that rows become domain objects by name, never by position.
+Plain SQLAlchemy: never imports Flask (the Flask-SQLAlchemy extension lives in database.py),
+never opens a connection.
 """
 
+import dataclasses
 from datetime import datetime
+from typing import Any, TypeVar
 
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -20,7 +24,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from domain import ACTIVE, CANCELLED
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,16 +43,11 @@ NAMING_CONVENTION = {
 TIME_RANGE = "tstzrange(starts_at, ends_at, '[)')"
 # When a version was the current one: [recorded_at, superseded_at), open while it is current.
 VALIDITY = "tstzrange(recorded_at, superseded_at, '[)')"
-ACTIVE = "active"
-CANCELLED = "cancelled"
-STATUS_CHECK = "status IN ('active', 'cancelled')"
+STATUS_CHECK = f"status IN ('{ACTIVE}', '{CANCELLED}')"
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
 
 
 class Appointment(Base):
@@ -124,24 +126,19 @@ class AppointmentVersion(Base):
     )
 
 
-# The columns that make a `StoredAppointment`, in its field order, from either table.
-CURRENT_COLUMNS = (
-    Appointment.id,
-    Appointment.calendar,
-    Appointment.starts_at,
-    Appointment.ends_at,
-    Appointment.created_at,
-    Appointment.updated_at,
-    Appointment.version,
-    Appointment.status,
-)
-VERSION_COLUMNS = (
-    AppointmentVersion.appointment_id,
-    AppointmentVersion.calendar,
-    AppointmentVersion.starts_at,
-    AppointmentVersion.ends_at,
-    AppointmentVersion.created_at,
-    AppointmentVersion.updated_at,
-    AppointmentVersion.version,
-    AppointmentVersion.status,
-)
+# Where a column's name differs from the domain's name for it (see `columns_for`).
+DOMAIN_NAMES = {"starts_at": "start", "ends_at": "end", "appointment_id": "id"}
+T = TypeVar("T")
+
+
+def columns_for(cls: Any, model: type[Base]) -> list[Any]:
+    """The columns of `model` that make a `cls` (a domain dataclass), each labelled with the
+    field's name, so that `build(cls, row)` maps them by name, whatever the select's order."""
+    attribute = {DOMAIN_NAMES.get(a.key, a.key): a.key for a in model.__mapper__.column_attrs}
+    return [getattr(model, attribute[f.name]).label(f.name) for f in dataclasses.fields(cls)]
+
+
+def build(cls: type[T], row: Row) -> T:
+    """A `cls` from the columns of `row` named as its fields; other columns are ignored."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{field.name: row._mapping[field.name] for field in fields})

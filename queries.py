@@ -1,65 +1,58 @@
 """Reads of the book: one appointment, its history, lists (now or at a past moment), the change
-feed and availability. Knows nothing about Flask or HTTP and never writes.
+feed and availability. Rows become the domain types of domain.py by column name.
+Knows nothing about Flask or HTTP and never writes.
 
 Each function runs in a transaction of its own. Which server answers is the caller's choice:
 the by-id reads and the change feed must see the primary (a client expects its own write);
 the rest may be a moment old.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from models import (
+from domain import (
     ACTIVE,
-    CURRENT_COLUMNS,
-    TIME_RANGE,
-    VALIDITY,
-    VERSION_COLUMNS,
-    Appointment,
-    AppointmentVersion,
+    ALL,
+    Availability,
+    BookQuery,
+    Busy,
+    ChangesPage,
+    FeedPosition,
+    NotFound,
+    RecordedVersion,
+    StoredAppointment,
+    tile,
 )
-from services import NotFound, RecordedVersion, StoredAppointment
+from models import TIME_RANGE, VALIDITY, Appointment, AppointmentVersion, build, columns_for
 
-ALL = "all"
-
-
-@dataclass(frozen=True, slots=True)
-class BookQuery:
-    """A page of the book: optionally one calendar, one status, a time window, a past moment."""
-
-    calendar: str | None = None
-    status: str = ACTIVE  # "active", "cancelled" or "all"
-    start: datetime | None = None  # appointments that end after this...
-    end: datetime | None = None  # ...and start before this: they intersect [start, end)
-    at: datetime | None = None  # the book as it was at this server time
-    limit: int = 100
-    offset: int = 0
-    after: tuple[datetime, int] | None = None  # keyset: the page starts after this (start, id)
+# The columns that make each domain type, labelled with its field names.
+_CURRENT = columns_for(StoredAppointment, Appointment)
+_AS_OF = columns_for(StoredAppointment, AppointmentVersion)
+_HISTORY = columns_for(RecordedVersion, AppointmentVersion)
+_BUSY = columns_for(Busy, Appointment)
 
 
 def get_appointment(session: Session, appointment_id: int) -> StoredAppointment:
     with session.begin():
-        query = select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)
+        query = select(*_CURRENT).where(Appointment.id == appointment_id)
         row = session.execute(query).first()
     if row is None:
         raise NotFound()
-    return StoredAppointment(*row)
+    return build(StoredAppointment, row)
 
 
 def appointment_history(session: Session, appointment_id: int) -> list[RecordedVersion]:
     """Every version of one appointment, oldest first, the current one last."""
     query = (
-        select(*VERSION_COLUMNS, AppointmentVersion.recorded_at)
+        select(*_HISTORY)
         .where(AppointmentVersion.appointment_id == appointment_id)
         .order_by(AppointmentVersion.version)
     )
     with session.begin():
-        versions = [RecordedVersion(*row) for row in session.execute(query)]
+        versions = [build(RecordedVersion, row) for row in session.execute(query)]
     if not versions:
         raise NotFound()
     return versions
@@ -67,7 +60,7 @@ def appointment_history(session: Session, appointment_id: int) -> list[RecordedV
 
 def list_appointments(session: Session, query: BookQuery) -> list[StoredAppointment]:
     """The book (or the book as it was at `query.at`) ordered by (start, id)."""
-    statement = _book_as_of(query.at) if query.at else select(*CURRENT_COLUMNS)
+    statement = _book_as_of(query.at) if query.at else select(*_CURRENT)
     table: Any = AppointmentVersion if query.at else Appointment
     if query.calendar is not None:
         statement = statement.where(table.calendar == query.calendar)
@@ -83,7 +76,7 @@ def list_appointments(session: Session, query: BookQuery) -> list[StoredAppointm
         statement.order_by(table.starts_at, id_column).limit(query.limit).offset(query.offset)
     )
     with session.begin():
-        return [StoredAppointment(*row) for row in session.execute(statement)]
+        return [build(StoredAppointment, row) for row in session.execute(statement)]
 
 
 def _intersects(start: datetime | None, end: datetime | None) -> Any:
@@ -95,24 +88,7 @@ def _intersects(start: datetime | None, end: datetime | None) -> Any:
 
 def _book_as_of(at: datetime) -> Select:
     """The versions that were current at `at`: one GiST-indexed range containment."""
-    return select(*VERSION_COLUMNS).where(text(f"{VALIDITY} @> :at").bindparams(at=at))
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class FeedPosition:
-    """Where a change-feed reader stands: after this (transaction id, sequence number)."""
-
-    txid: int
-    seq: int
-
-
-FEED_START = FeedPosition(0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ChangesPage:
-    changes: list[RecordedVersion]
-    next: FeedPosition
+    return select(*_AS_OF).where(text(f"{VALIDITY} @> :at").bindparams(at=at))
 
 
 # The feed is ordered by the writing transaction's id, then by sequence number, and serves only
@@ -123,8 +99,8 @@ class ChangesPage:
 # that commits later has a txid at or above the horizon, hence above every served row.
 _CHANGES = text(
     """
-    SELECT appointment_id, calendar, starts_at, ends_at, created_at, updated_at, version, status,
-           recorded_at, txid, seq
+    SELECT appointment_id AS id, calendar, starts_at AS start, ends_at AS "end", created_at,
+           updated_at, version, status, recorded_at, txid, seq
       FROM appointment_versions
      WHERE (txid, seq) > (:txid, :seq)
        AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
@@ -140,31 +116,9 @@ def changes(session: Session, *, after: FeedPosition, limit: int) -> ChangesPage
         rows = session.execute(
             _CHANGES, {"txid": after.txid, "seq": after.seq, "limit": limit}
         ).all()
-    versions = [RecordedVersion(*row[:9]) for row in rows]
+    versions = [build(RecordedVersion, row) for row in rows]
     last = FeedPosition(rows[-1].txid, rows[-1].seq) if rows else after
     return ChangesPage(versions, last)
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Busy:
-    id: int
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Availability:
-    calendar: str
-    start: datetime
-    end: datetime
-    busy: list[Busy]
-    free: list[Interval]
 
 
 def availability(
@@ -177,39 +131,15 @@ def availability(
 ) -> Availability:
     """What is busy and what is free in one calendar within [start, end)."""
     statement = (
-        select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+        select(*_BUSY)
         .where(Appointment.calendar == calendar, Appointment.status == ACTIVE)
         .where(_intersects(start, end))
         .order_by(Appointment.starts_at, Appointment.id)
     )
     with session.begin():
-        booked = [Busy(*row) for row in session.execute(statement)]
+        booked = [build(Busy, row) for row in session.execute(statement)]
     busy, free = tile(start, end, booked, min_duration)
     return Availability(calendar, start, end, busy, free)
-
-
-def tile(
-    start: datetime, end: datetime, booked: Iterable[Busy], min_duration: timedelta
-) -> tuple[list[Busy], list[Interval]]:
-    """Clip `booked` (sorted, non-overlapping) to [start, end) and list the gaps between.
-
-    Busy and free together tile the window exactly, in order; free gaps shorter than
-    `min_duration` are then left out.
-    """
-    busy: list[Busy] = []
-    free: list[Interval] = []
-    cursor = start
-    for slot in booked:
-        clipped = Busy(slot.id, max(slot.start, start), min(slot.end, end))
-        if clipped.start >= clipped.end:
-            continue
-        if clipped.start > cursor:
-            free.append(Interval(cursor, clipped.start))
-        busy.append(clipped)
-        cursor = max(cursor, clipped.end)
-    if cursor < end:
-        free.append(Interval(cursor, end))
-    return busy, [gap for gap in free if gap.end - gap.start >= min_duration]
 
 
 def schema_revision(session: Session) -> str | None:

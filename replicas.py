@@ -16,7 +16,8 @@ anyway is answered by the primary: a replica never causes a 5xx. Only the primar
 decides readiness.
 
 Engines and states belong to one process: created on first use after gunicorn forks, under a
-lock. Never writes.
+lock, with the primary's engine options and per-transaction timeouts (database.py). Never
+writes, and never lets a replica's failure reach a client.
 """
 
 import logging
@@ -35,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import metrics
-from models import db
+from database import bound, db, engine_options
 
 OK, LAGGING, DOWN = "ok", "lagging", "down"
 CHECK_INTERVAL_S = 1.0
@@ -68,20 +69,17 @@ class Replicas:
     def __init__(
         self,
         urls: list[str],
-        engine_options: Mapping[str, Any],
+        config: Mapping[str, Any],
         max_lag_s: float,
-        configure_engine: Callable[[Engine], None],
     ) -> None:
         self._urls = urls
+        self._config = config
+        options = engine_options(config)
         self._options = {
-            **engine_options,
-            "connect_args": {
-                **engine_options.get("connect_args", {}),
-                "connect_timeout": CONNECT_TIMEOUT_S,
-            },
+            **options,
+            "connect_args": {**options["connect_args"], "connect_timeout": CONNECT_TIMEOUT_S},
         }
         self._max_lag_s = max_lag_s
-        self._configure_engine = configure_engine
         self._replicas: list[Replica] = []
         self._pid: int | None = None
         self._next_check = 0.0
@@ -121,8 +119,7 @@ class Replicas:
         return self._replicas if self._pid == os.getpid() else []
 
     def _replica(self, n: int, url: str) -> Replica:
-        engine = create_engine(url, **self._options)
-        self._configure_engine(engine)
+        engine = bound(create_engine(url, **self._options), self._config)
         return Replica(f"replica-{n + 1}", engine)
 
     def _measure(self, primary: Engine) -> None:
@@ -152,14 +149,10 @@ class Replicas:
         return OK if lag <= self._max_lag_s else LAGGING
 
 
-def init_app(app: Flask, configure_engine: Callable[[Engine], None]) -> None:
-    """Read from DATABASE_REPLICA_URL's replicas; `configure_engine` binds each engine the way
-    the primary's is bound (timeouts per transaction)."""
+def init_app(app: Flask) -> None:
+    """Read from DATABASE_REPLICA_URL's replicas, each engine set up as the primary's is."""
     app.extensions["sesame_replicas"] = Replicas(
-        app.config["REPLICA_URLS"],
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-        app.config["REPLICA_MAX_LAG_S"],
-        configure_engine,
+        app.config["REPLICA_URLS"], app.config, app.config["REPLICA_MAX_LAG_S"]
     )
 
 

@@ -1,104 +1,33 @@
-"""The API's wire format: what clients may send, what they get back, and the OpenAPI shapes.
+"""The API's wire format: what clients may send and what they get back, as marshmallow schemas.
 
 Validation and conversion happen here and nowhere else: a request that passes these schemas
-reaches `services.py` as plain typed data (`AppointmentData`). Never touches the database.
+reaches `services.py` and `queries.py` as the plain types of domain.py (`AppointmentData`,
+`BookQuery`). The codecs underneath (times, ids, cursors) are formats.py's. Never touches the
+database, never reads the request itself (smorest hands the schemas what to load).
 """
 
-import base64
-import binascii
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from models import ACTIVE, CANCELLED
-from queries import ALL, FEED_START, BookQuery, FeedPosition
-from services import AppointmentData
+from domain import ACTIVE, ALL, CANCELLED, FEED_START, AppointmentData, BookQuery, FeedPosition
+from formats import (
+    DIGITS,
+    MAX_BIGINT,
+    TIME_FORMATS,
+    TIME_PATTERN,
+    decode_cursor,
+    encode_cursor,
+    format_time,
+    parse_client_id,
+    parse_page_cursor,
+    parse_time,
+)
 
-MAX_BIGINT = 2**63 - 1
 DEFAULT_CALENDAR = "default"
-
-# re.ASCII and fullmatch throughout: Python's `\d` and `int()` accept non-ASCII digits, and
-# `re.match` would let a trailing "\n" through.
-_DIGITS = re.compile(r"[0-9]{1,19}", re.ASCII)
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,60}", re.ASCII)
 _CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
-_TIME = re.compile(
-    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ]"
-    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
-    r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
-    r"(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?",
-    re.ASCII,
-)
-
-# The accepted request times, as an ECMA regex for the OpenAPI document.
-TIME_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
-    r"(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-)
-TIME_FORMATS = (
-    "`YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS`, or ISO 8601 (`T`, optional fraction, "
-    "optional `Z`/`±HH:MM`). A time without an offset is UTC; it is kept to the millisecond."
-)
-
-
-def parse_time(text: str) -> datetime:
-    """Parse one of the accepted request time formats into an aware UTC datetime.
-
-    Fractions are truncated to milliseconds, the precision every response shows, so that a
-    time read from the API and sent back compares equal to the stored one.
-    """
-    match = _TIME.fullmatch(text)
-    if match is None:
-        raise ValueError("Not a valid time. Use " + TIME_FORMATS)
-    year, month, day = (int(part) for part in match["date"].split("-"))
-    fraction = (match["fraction"] or "").ljust(3, "0")[:3]
-    offset = match["offset"] or "Z"
-    if offset == "Z":
-        tz = UTC
-    else:
-        hours, minutes = int(offset[1:3]), int(offset[4:6])
-        if hours > 23 or minutes > 59:
-            raise ValueError("Not a valid UTC offset.")
-        sign = -1 if offset[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    try:
-        local = datetime(
-            year,
-            month,
-            day,
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"] or 0),
-            int(fraction) * 1000,
-            tzinfo=tz,
-        )
-        return local.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError("Not a valid time: no such date or time of day.") from None
-
-
-def format_time(value: datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.sssZ`, UTC, milliseconds: the one format of every response."""
-    v = value.astimezone(UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-        f".{v.microsecond // 1000:03d}Z"
-    )
-
-
-def parse_client_id(value: object) -> int:
-    """A positive integer up to 2^63-1, as a JSON number or a string of ASCII digits."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("Must be a positive integer.")
-    if isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
-            raise ValueError("Must be a positive integer (up to 19 ASCII digits).")
-        value = int(value)
-    if not 1 <= value <= MAX_BIGINT:
-        raise ValueError(f"Must be between 1 and {MAX_BIGINT}.")
-    return value
 
 
 class ClientId(fields.Field):
@@ -138,7 +67,7 @@ class QueryInteger(fields.Field):
     """A non-negative integer query parameter written in ASCII digits only."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+        if not isinstance(value, str) or not DIGITS.fullmatch(value):
             raise ValidationError("Must be a non-negative integer.")
         return int(value)
 
@@ -241,51 +170,27 @@ class AppointmentVersionOut(AppointmentOut):
     )
 
 
-def _encode_pair(first: int, second: int) -> str:
-    """Two non-negative integers as an opaque, URL-safe token."""
-    return base64.urlsafe_b64encode(f"{first}.{second}".encode()).decode().rstrip("=")
-
-
-def _decode_pair(value: Any) -> tuple[int, int]:
-    try:
-        if not isinstance(value, str) or not _CURSOR.fullmatch(value):
-            raise ValueError
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-        first, second = raw.split(".")
-        if not (_DIGITS.fullmatch(first) and _DIGITS.fullmatch(second)):
-            raise ValueError
-        return int(first), int(second)
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
-        raise ValidationError("Not a cursor this service gave out.") from None
-
-
 class FeedCursor(fields.Field):
     """The change feed's opaque position; clients hand back the `next` they were given."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str:
-        return _encode_pair(value.txid, value.seq)
+        return encode_cursor(value.txid, value.seq)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return FeedPosition(*_decode_pair(value))
-
-
-_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
-
-
-def page_cursor(start: datetime, appointment_id: int) -> str:
-    """Where the next page of a list starts: after this (start, id)."""
-    return _encode_pair((start - _EPOCH) // timedelta(microseconds=1), appointment_id)
+        try:
+            return FeedPosition(*decode_cursor(value))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
 
 class PageCursor(fields.Field):
     """A list's keyset position, as given in the `Link: <...>; rel="next"` header."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        micros, appointment_id = _decode_pair(value)
         try:
-            return _EPOCH + timedelta(microseconds=micros), appointment_id
-        except OverflowError:
-            raise ValidationError("Not a cursor this service gave out.") from None
+            return parse_page_cursor(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
 
 class WindowQuery(Schema):
@@ -484,14 +389,3 @@ class ReadinessOut(HealthOut):
             "example": {"replica-1": "ok"},
         },
     )
-
-
-# How the custom fields above appear in the OpenAPI document (type, format).
-OPENAPI_TYPES = {
-    ClientId: ("integer", "int64"),
-    ClientTime: ("string", None),
-    UtcTime: ("string", "date-time"),
-    QueryInteger: ("integer", None),
-    FeedCursor: ("string", None),
-    PageCursor: ("string", None),
-}

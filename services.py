@@ -3,145 +3,40 @@
 Every write is one READ COMMITTED transaction that first takes transaction-scoped advisory
 locks (see the lock helpers), then reads, decides and writes. Outcomes that are not a success
 are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFailed`,
-`NotFound`) that the web layer maps to status codes. Reads live in `queries.py`. The exclusion
-constraint in `models.py` is the backstop: if any code path ever tried to store an overlap,
-PostgreSQL would refuse it and we answer the same conflict.
+`NotFound`, from domain.py) that errors.py maps to status codes. Reads live in `queries.py`.
+The exclusion constraint in `models.py` is the backstop: if any code path ever tried to store an
+overlap, PostgreSQL would refuse it and we answer the same conflict. The time spent waiting for
+the locks is measured here, where the locks are taken (`metrics.LOCK_WAIT`).
+Never imports Flask, never speaks HTTP, never commits outside the transaction it opened.
 """
-
-import enum
-from dataclasses import dataclass
-from datetime import datetime
 
 import psycopg.errors
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import ACTIVE, CANCELLED, CURRENT_COLUMNS, TIME_RANGE, Appointment
+from domain import (
+    ACTIVE,
+    CANCELLED,
+    NO_PRECONDITION,
+    AppointmentData,
+    Decision,
+    NotFound,
+    Precondition,
+    SaveResult,
+    StaleUpdate,
+    StoredAppointment,
+    TimeRangeUnavailable,
+    decide,
+)
+from metrics import LOCK_WAIT
+from models import TIME_RANGE, Appointment, build, columns_for
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
 # overlap the single-bigint key space that the id locks use.
 _CALENDAR_LOCK_SPACE = 0x5E5A
-
-
-@dataclass(frozen=True, slots=True)
-class AppointmentData:
-    """An appointment as a client states it: what a write asks for."""
-
-    id: int
-    calendar: str
-    start: datetime
-    end: datetime
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAppointment:
-    """An appointment as stored, with the version and status the service gave it."""
-
-    id: int
-    calendar: str
-    start: datetime
-    end: datetime
-    created_at: datetime
-    updated_at: datetime
-    version: int
-    status: str
-
-    @property
-    def active(self) -> bool:
-        return self.status == ACTIVE
-
-    def as_data(self) -> AppointmentData:
-        return AppointmentData(
-            self.id, self.calendar, self.start, self.end, self.created_at, self.updated_at
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedVersion(StoredAppointment):
-    """One entry of an appointment's history."""
-
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SaveResult:
-    appointment: StoredAppointment
-    created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Precondition:
-    """HTTP's conditional request headers, in domain terms, checked under the id lock.
-
-    `versions`: the write proceeds only if the stored version is one of these (If-Match);
-    `any_version`: only if the appointment exists (If-Match: *);
-    `create_only`: only if it does not exist yet (If-None-Match: *).
-    """
-
-    versions: frozenset[int] | None = None
-    any_version: bool = False
-    create_only: bool = False
-
-    def check(self, current: StoredAppointment | None) -> None:
-        if self.create_only and current is not None:
-            raise PreconditionFailed()
-        if self.any_version and current is None:
-            raise PreconditionFailed()
-        if self.versions is not None and (current is None or current.version not in self.versions):
-            raise PreconditionFailed()
-
-
-NO_PRECONDITION = Precondition()
-
-
-class DomainError(Exception):
-    """An outcome that is not a success, named in the domain, not in HTTP."""
-
-
-class NotFound(DomainError):
-    pass
-
-
-class StaleUpdate(DomainError):
-    """The stored version is newer, or as new with other content: the latest wins."""
-
-
-class PreconditionFailed(DomainError):
-    """The client's If-Match / If-None-Match does not hold for the stored appointment."""
-
-
-class TimeRangeUnavailable(DomainError):
-    def __init__(self, conflicts: list[int]) -> None:
-        super().__init__(f"overlaps {conflicts}")
-        self.conflicts = conflicts
-
-
-class Decision(enum.Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLAY = "replay"
-    STALE = "stale"
-
-
-def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
-    """What a write of `new` does to the stored `current`: pure, so the rule is testable alone.
-
-    Latest wins by the client's `updatedAt`; the same `updatedAt` with the same content is a
-    retried request and changes nothing; the same `updatedAt` with other content is refused,
-    because two different writes claiming the same moment cannot both be the latest.
-    A cancelled appointment is revived only by a strictly newer `updatedAt`.
-    """
-    if current is None:
-        return Decision.CREATE
-    if new.updated_at > current.updated_at:
-        return Decision.UPDATE
-    if current.active and new.updated_at == current.updated_at and new == current.as_data():
-        return Decision.REPLAY
-    return Decision.STALE
+_CURRENT = columns_for(StoredAppointment, Appointment)
 
 
 # The locks. Advisory locks are transaction-scoped (`pg_advisory_xact_lock`): they are released
@@ -254,13 +149,16 @@ def cancel_appointment(
 
 def _lock_and_read(session: Session, appointment_id: int) -> StoredAppointment | None:
     """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
-    session.execute(_LOCK_ID, {"id": appointment_id})
-    row = session.execute(select(*CURRENT_COLUMNS).where(Appointment.id == appointment_id)).first()
-    return StoredAppointment(*row) if row else None
+    with LOCK_WAIT.time():
+        session.execute(_LOCK_ID, {"id": appointment_id})
+    row = session.execute(select(*_CURRENT).where(Appointment.id == appointment_id)).first()
+    return build(StoredAppointment, row) if row else None
 
 
 def _lock_calendars(session: Session, calendars: set[str]) -> None:
-    session.execute(_LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)})
+    with LOCK_WAIT.time():
+        params = {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)}
+        session.execute(_LOCK_CALENDARS, params)
 
 
 def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:

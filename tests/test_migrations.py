@@ -7,14 +7,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from integrity import find_violations
 from models import Base
+from tools.integrity import find_violations
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def test_models_and_migrations_agree(app):
-    from models import db
+    from database import db
 
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection)

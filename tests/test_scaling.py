@@ -27,10 +27,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 from test_operations import metric
 
-import embedded_db
 from config import ConfigError, settings_from_env
-from integrity import find_violations
 from replicas import CHECK_INTERVAL_S
+from tools import embedded_db
+from tools.integrity import find_violations
 
 pytestmark = pytest.mark.live
 BODY = test_concurrency.BODY

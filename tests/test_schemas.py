@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from marshmallow import ValidationError
 
-from queries import BookQuery
-from schemas import AppointmentIn, ListQuery, format_time, parse_time
-from services import AppointmentData
+from domain import AppointmentData, BookQuery
+from formats import format_time, parse_time
+from schemas import AppointmentIn, ListQuery
 
 VALID = {
     "id": 42,

@@ -12,9 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 import queries
 import services
-from integrity import find_violations
-from queries import BookQuery
-from services import AppointmentData, Decision, StoredAppointment, decide
+from domain import AppointmentData, BookQuery, Decision, StoredAppointment, decide
+from tools.integrity import find_violations
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CLIENT_TIME = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -2,7 +2,8 @@
 
 Fails on any known vulnerability. Where pip-audit cannot reach its data (PyPI's JSON API or
 OSV; build machines that see only a package index mirror), it says so in one line and passes:
-an audit that could not look is reported as skipped, never as clean.
+an audit that could not look is reported as skipped, never as clean. Run by `make lint`
+(`python -m tools.audit`) from the repository's root.
 """
 
 import json

@@ -1,8 +1,8 @@
 """Checks of the book's invariants on a live database, for tests and operators.
 
 Each query returns the rows that break one promise the service makes; an empty result is a
-healthy book. It only reads. Run it with `python integrity.py` (DATABASE_URL) or call
-`find_violations` from a test.
+healthy book. Run it with `make check-data` (`python -m tools.integrity`, on DATABASE_URL) or
+call `find_violations` from a test. It only reads: never repairs, never writes.
 """
 
 import sys

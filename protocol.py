@@ -1,0 +1,106 @@
+"""HTTP plumbing for the views: how requests are parsed and how HTTP's own headers translate.
+
+The webargs parser policy (400 not 422, unknown fields refused, JSON required to be JSON), the
+URL converter for appointment ids, and the translation between HTTP's conditional headers
+(ETag, If-Match, If-None-Match) and the domain's `Precondition`, and the list's `Link` header.
+Reads the request only; never touches the database, never decides anything about the book.
+"""
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, request
+from marshmallow import RAISE
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.routing import BaseConverter, ValidationError
+
+from domain import Precondition, StoredAppointment
+from formats import page_cursor, parse_client_id
+
+
+class AppointmentIdConverter(BaseConverter):
+    """Path ids: ASCII digits only, 1 to 2^63-1; anything else is no such appointment (404)."""
+
+    regex = r"[^/]+"
+
+    def to_python(self, value: str) -> int:
+        try:
+            return parse_client_id(value)
+        except ValueError:
+            raise ValidationError() from None
+
+    def to_url(self, value: Any) -> str:
+        return str(value)
+
+
+def init_app(app: Flask) -> None:
+    """Make `<appointment_id:...>` known to the app's URL rules."""
+    app.url_map.converters["appointment_id"] = AppointmentIdConverter
+
+
+class SesameParser(FlaskParser):
+    """webargs' parser with the service's rules: 400 not 422, unknown fields refused,
+    and a JSON body required to be JSON (415) and well formed (400)."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "json": RAISE,
+    }
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not req.mimetype or not webargs_core.is_json(req.mimetype):
+            abort(
+                415,
+                error="unsupported_media_type",
+                message="Send the body as JSON with Content-Type: application/json.",
+            )
+        try:
+            return webargs_core.parse_json(req.get_data(cache=True))
+        except RecursionError:
+            self._handle_invalid_json_error(None, req)  # nesting too deep to parse
+
+    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kw: Any) -> Any:
+        abort(400, error="malformed_json", message="The request body is not valid JSON.")
+
+
+def etag(appointment: StoredAppointment) -> str:
+    return f'"{appointment.version}"'
+
+
+def with_etag(appointment: StoredAppointment, status: int = 200, **headers: str) -> Any:
+    """A view's return value: the appointment, its status and its ETag (and `headers`)."""
+    return appointment, status, {"ETag": etag(appointment), **headers}
+
+
+def not_modified(appointment: StoredAppointment) -> bool:
+    """If-None-Match holds the stored version's ETag: the client's copy is current."""
+    return request.if_none_match.contains_weak(str(appointment.version))
+
+
+def precondition() -> Precondition:
+    """If-Match / If-None-Match: * of this request, as the service checks them."""
+    if_match = request.if_match
+    versions = None
+    if request.headers.get("If-Match") and not if_match.star_tag:
+        # If-Match compares strongly: weak tags (W/"3") never match.
+        # werkzeug parses an empty tag ("") as None.
+        tags = [tag for tag in if_match.as_set() if isinstance(tag, str)]
+        versions = frozenset(int(tag) for tag in tags if tag.isascii() and tag.isdigit())
+    return Precondition(
+        versions=versions,
+        any_version=if_match.star_tag,
+        create_only=request.if_none_match.star_tag,
+    )
+
+
+def next_page_link(last: StoredAppointment) -> str:
+    """RFC 8288 `Link` to the page after `last`: this request's query with a keyset cursor
+    in place of any offset."""
+    args = request.args.copy()
+    args.pop("offset", None)
+    args["cursor"] = page_cursor(last.start, last.id)
+    query_string = urlencode(list(args.items(multi=True)))
+    return f'<{request.path}?{query_string}>; rel="next"'
