@@ -1,9 +1,9 @@
 """Sesame: the app factory. It reads the configuration, binds the extensions and wires the
-parts together; it does nothing else. What each part does lives in its own module, and imports
-flow one way, from HTTP down to the domain:
+parts together, and never holds a rule, a query or a request handler of its own. What each part
+does lives in its own module, and imports flow one way, from HTTP down to the domain:
 
   HTTP      views.py (routes) · protocol.py (parsing, ETags, conditional headers) ·
-            openapi.py (the document, docs page) · errors.py (one table of failures -> errors)
+            openapi.py (the document, docs page) · errors.py (one table of failures -> errors) ·
             auth.py (API keys) · ratelimit.py (limits, client address) · headers.py (request
             ids, security headers, CORS)
   wire      schemas.py (marshmallow schemas) · formats.py (time, id and cursor codecs)
