@@ -1,4 +1,5 @@
-"""The change feed: every version exactly once, in order, even when commits arrive late."""
+"""The change feed: every version exactly once, in order, even when commits arrive late.
+(A reader following concurrent writers through gunicorn: tests/live/test_concurrency.py.)"""
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -40,10 +40,6 @@ def require(program: str) -> str:
     return found
 
 
-def _as_user(user: str | None, command: list[str]) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if user else command
-
-
 def _owned_dir(prefix: str, user: str | None) -> Path:
     """A fresh, short directory (Unix socket paths are short) that `user` owns."""
     path = Path(tempfile.mkdtemp(prefix=prefix))

@@ -2,6 +2,7 @@
 
 Every request of a race is released at once by a barrier, so they truly arrive together at
 different workers; the book is then checked with the same invariants `integrity.py` audits.
+Last, a reader of the change feed follows concurrent writers and sees each version once.
 The races that tests/infra runs through PgBouncer too are written once in tests/scenarios.py.
 """
 
