@@ -3,23 +3,21 @@
 Without TEST_DATABASE_URL the suite starts a throwaway embedded PostgreSQL; with it, it makes
 a database of its own on that server and drops it at the end. The schema comes from running the
 migrations once; tables are emptied before each test that touches the database. `live_server`
-is a real gunicorn with 4 workers on the same database.
+is one real gunicorn with 4 workers on the same database, shared by the whole run.
+
+The tests are sorted by layer: unit/ (pure functions), database/ (services and queries),
+http/ (Flask's client, and the same tests over HTTP to the live gunicorn), live/ (races,
+faults and operations through gunicorn), infra/ (PgBouncer, replicas, HAProxy, containers),
+browser/ (the docs page). Shared helpers are in tests/helpers.py and tools/live.py.
 """
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import flask_migrate
 import pytest
-import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -27,12 +25,11 @@ from config import database_url
 from database import db
 from sesame import create_app
 from tools import embedded_db
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.live import ROOT, gunicorn
 
 
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database() -> Iterator[str]:
     """The SQLAlchemy URL of an empty database that only this test run uses."""
     admin = os.environ.get("TEST_DATABASE_URL")
     if admin:
@@ -109,66 +106,10 @@ def clean(app) -> None:
         connection.execute(text("TRUNCATE appointments, appointment_versions"))
 
 
-@pytest.fixture(params=["flask", "gunicorn"])
-def client(request, app, clean):
-    """Flask's test client, and the same interface over real HTTP to the 4-worker gunicorn:
-    every API test runs through both."""
-    if request.param == "flask":
-        return app.test_client()
-    return LiveClient(request.getfixturevalue("live_server"))
-
-
-class LiveResponse:
-    """The parts of Flask's test response that the tests read, from a real HTTP response."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self.mimetype = response.headers.get("Content-Type", "").split(";")[0]
-        self._response = response
-
-    def get_json(self):
-        return self._response.json()
-
-    def get_data(self, as_text: bool = False):
-        return self._response.text if as_text else self._response.content
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._response.close()
-
-
-class LiveClient:
-    """Flask's test-client interface (get, post, delete) over HTTP to a live server."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def open(self, method, path, *, json=None, data=None, content_type=None, headers=None):
-        headers = dict(headers or {})
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        response = requests.request(
-            method,
-            self.base + path,
-            json=json,
-            data=data.encode() if isinstance(data, str) else data,
-            headers=headers,
-            timeout=10,
-            allow_redirects=False,
-        )
-        return LiveResponse(response)
-
-    def get(self, path, **kwargs):
-        return self.open("GET", path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self.open("POST", path, **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self.open("DELETE", path, **kwargs)
+@pytest.fixture
+def client(app, clean):
+    """Flask's test client on an empty book (tests/http runs its tests over HTTP too)."""
+    return app.test_client()
 
 
 @pytest.fixture
@@ -186,70 +127,11 @@ def connection(app, clean):
         yield connection
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def gunicorn(environment: dict[str, str], **settings: str) -> Iterator["LiveServer"]:
-    """A real gunicorn (4 gthread workers, as configured by default) on the test database."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        **environment,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "4",
-        "LOG_LEVEL": "warning",
-        **settings,
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn makes its own
-    with tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "sesame:create_app()"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = LiveServer(f"http://127.0.0.1:{port}", process, Path(log.name))
-        try:
-            _wait_until_serving(server.base, process, server.log)
-            yield server
-        finally:
-            process.terminate()
-            process.wait(timeout=40)
-
-
-class LiveServer(NamedTuple):
-    base: str
-    process: subprocess.Popen
-    log: Path
-
-    def log_lines(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines()
-
-
 @pytest.fixture(scope="session")
 def live_server(app, environment: dict[str, str]) -> Iterator[str]:
-    """Base URL of the session's shared gunicorn on the test database."""
+    """Base URL of the run's shared 4-worker gunicorn on the test database."""
     with gunicorn(environment) as server:
         yield server.base
-
-
-def _wait_until_serving(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{log.read_text(errors='replace')}")
-        try:
-            if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not serve within 30 s")
 
 
 @pytest.fixture

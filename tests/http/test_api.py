@@ -1,48 +1,16 @@
-"""Every status code of the contract, through HTTP (Flask's test client), on real PostgreSQL."""
+"""Every status code of the contract, through Flask's test client and over HTTP to the live
+gunicorn, on real PostgreSQL. The contract's core is written once in tests/scenarios.py, which
+tests/infra also runs through PgBouncer."""
 
 import pytest
 from sqlalchemy import text
 
-BODY = {
-    "id": 42,
-    "calendar": "room-1",
-    "start": "2026-12-01 09:00",
-    "end": "2026-12-01 09:30",
-    "createdAt": "2026-11-26T08:00:00Z",
-    "updatedAt": "2026-11-26T08:00:00Z",
-}
-STORED = {
-    "id": 42,
-    "calendar": "room-1",
-    "start": "2026-12-01T09:00:00.000Z",
-    "end": "2026-12-01T09:30:00.000Z",
-    "createdAt": "2026-11-26T08:00:00.000Z",
-    "updatedAt": "2026-11-26T08:00:00.000Z",
-    "version": 1,
-    "status": "active",
-}
-
-
-def post(client, **changes):
-    return client.post("/appointments", json={**BODY, **changes})
-
-
-def assert_error(response, status: int, error: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["statusCode"] == status
-    assert body["error"] == error
-    assert body["message"]
-    assert body["timestamp"].endswith("Z")
-    return body
+from tests import scenarios
+from tests.helpers import STORED, assert_error, post
 
 
 def test_create_answers_201_with_location_and_the_appointment(client):
-    response = post(client)
-    assert response.status_code == 201
-    assert response.headers["Location"] == "/appointments/42"
-    assert response.get_json() == STORED
+    scenarios.create_answers_201_with_location_and_the_appointment(client)
 
 
 def test_string_id_is_answered_as_an_integer(client):
@@ -56,24 +24,11 @@ def test_times_in_other_formats_and_offsets_are_answered_in_utc_milliseconds(cli
 
 
 def test_update_with_newer_updated_at_answers_200_and_next_version(client):
-    post(client)
-    response = post(client, end="2026-12-01 10:00", updatedAt="2026-11-26T09:00:00Z")
-    assert response.status_code == 200
-    assert "Location" not in response.headers
-    assert response.get_json() == {
-        **STORED,
-        "end": "2026-12-01T10:00:00.000Z",
-        "updatedAt": "2026-11-26T09:00:00.000Z",
-        "version": 2,
-    }
+    scenarios.update_with_newer_updated_at_answers_200_and_next_version(client)
 
 
 def test_retried_request_answers_200_and_changes_nothing(client):
-    post(client)
-    response = post(client)
-    assert response.status_code == 200
-    assert response.get_json() == STORED
-    assert len(client.get("/appointments/42/history").get_json()) == 1
+    scenarios.retried_request_answers_200_and_changes_nothing(client)
 
 
 @pytest.mark.parametrize(
@@ -91,13 +46,7 @@ def test_older_or_conflicting_update_is_stale_and_changes_nothing(client, late):
 
 
 def test_overlap_answers_409_with_the_ids_in_the_way(client):
-    post(client)
-    body = assert_error(
-        post(client, id=43, start="2026-12-01 09:29"), 409, "time_range_unavailable"
-    )
-    assert body["message"] == "The requested time range is not available."
-    assert body["conflicts"] == [42]
-    assert client.get("/appointments/43").status_code == 404
+    scenarios.overlap_answers_409_with_the_ids_in_the_way(client)
 
 
 def test_back_to_back_appointments_are_allowed(client):
@@ -170,18 +119,7 @@ def test_oversized_body_answers_413(client):
 
 
 def test_list_is_ordered_by_start_then_id_with_limit_offset_and_calendar(client):
-    for id, start, calendar in [(5, "10:00", "a"), (3, "09:00", "b"), (4, "09:00", "c")]:
-        post(
-            client,
-            id=id,
-            start=f"2026-12-01 {start}",
-            end=f"2026-12-01 {start[:2]}:30",
-            calendar=calendar,
-        )
-    assert [a["id"] for a in client.get("/appointments").get_json()] == [3, 4, 5]
-    assert [a["id"] for a in client.get("/appointments?limit=1&offset=1").get_json()] == [4]
-    assert [a["id"] for a in client.get("/appointments?calendar=a").get_json()] == [5]
-    assert client.get("/appointments?offset=10").get_json() == []
+    scenarios.list_is_ordered_by_start_then_id_with_limit_offset_and_calendar(client)
 
 
 @pytest.mark.parametrize(
@@ -201,8 +139,7 @@ def test_list_refuses_out_of_range_query_with_400(client, query, field):
 
 
 def test_get_unknown_appointment_answers_404(client):
-    assert_error(client.get("/appointments/99"), 404, "not_found")
-    assert_error(client.get("/appointments/99/history"), 404, "not_found")
+    scenarios.get_unknown_appointment_answers_404(client)
 
 
 @pytest.mark.parametrize(
@@ -213,16 +150,7 @@ def test_odd_path_ids_answer_404_json(client, path_id):
 
 
 def test_history_lists_every_version_oldest_first_with_recorded_at(client):
-    post(client)
-    post(client, end="2026-12-01 10:00", updatedAt="2026-11-26T09:00:00Z")
-    post(client, end="2026-12-01 10:00", updatedAt="2026-11-26T09:00:00Z")  # a retry
-    history = client.get("/appointments/42/history").get_json()
-    assert [v["version"] for v in history] == [1, 2]
-    assert [v["end"] for v in history] == ["2026-12-01T09:30:00.000Z", "2026-12-01T10:00:00.000Z"]
-    assert history[0]["recordedAt"] <= history[1]["recordedAt"]
-    assert history[-1] | {"recordedAt": None} == client.get("/appointments/42").get_json() | {
-        "recordedAt": None
-    }
+    scenarios.history_lists_every_version_oldest_first_with_recorded_at(client)
 
 
 def test_unknown_route_and_method_answer_json(client):

@@ -1,87 +1,35 @@
-"""The transactions, called directly on a real PostgreSQL, and the pure decision rule."""
+"""The transactions, called directly on a real PostgreSQL (the pure rule: tests/unit)."""
 
 import threading
 import time
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg.errors
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+import domain
 import queries
 import services
-from domain import AppointmentData, BookQuery, Decision, StoredAppointment, decide
+from domain import BookQuery
+from tests.helpers import T0, appointment_data
 from tools.integrity import find_violations
-
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-CLIENT_TIME = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-
-
-def appointment(id=1, start=0, end=30, calendar="default", updated=0, created=0):
-    """An appointment from minute `start` to minute `end` after T0."""
-    return AppointmentData(
-        id=id,
-        calendar=calendar,
-        start=T0 + timedelta(minutes=start),
-        end=T0 + timedelta(minutes=end),
-        created_at=CLIENT_TIME + timedelta(minutes=created),
-        updated_at=CLIENT_TIME + timedelta(minutes=updated),
-    )
-
-
-def stored(data: AppointmentData, version=1, status="active") -> StoredAppointment:
-    return StoredAppointment(**asdict(data), version=version, status=status)
 
 
 def save(session, data):
     return services.save_appointment(session, new=data)
 
 
-# The pure rule
-
-
-def test_decide_new_id_creates():
-    assert decide(None, appointment()) is Decision.CREATE
-
-
-def test_decide_newer_updated_at_updates_even_with_same_content():
-    current = stored(appointment())
-    assert decide(current, appointment(updated=1)) is Decision.UPDATE
-    assert decide(current, appointment(updated=1, end=60)) is Decision.UPDATE
-
-
-def test_decide_same_updated_at_same_content_is_a_replay():
-    assert decide(stored(appointment(), version=3), appointment()) is Decision.REPLAY
-
-
-@pytest.mark.parametrize(
-    "new",
-    [
-        appointment(updated=-1),
-        appointment(updated=-1, end=60),
-        appointment(end=60),
-        appointment(calendar="other"),
-        appointment(created=5),
-    ],
-)
-def test_decide_older_or_same_time_other_content_is_stale(new):
-    assert decide(stored(appointment()), new) is Decision.STALE
-
-
-# The transactions
-
-
 def test_create_then_read(session):
-    result = save(session, appointment(id=7))
+    result = save(session, appointment_data(id=7))
     assert result.created and result.appointment.version == 1
     assert queries.get_appointment(session, 7) == result.appointment
 
 
 def test_update_keeps_previous_version_in_history(session):
-    save(session, appointment(id=7))
-    result = save(session, appointment(id=7, end=45, updated=1))
+    save(session, appointment_data(id=7))
+    result = save(session, appointment_data(id=7, end=45, updated=1))
     assert not result.created and result.appointment.version == 2
     history = queries.appointment_history(session, 7)
     assert [(v.version, v.end) for v in history] == [
@@ -92,16 +40,18 @@ def test_update_keeps_previous_version_in_history(session):
 
 
 def test_replay_changes_nothing(session):
-    save(session, appointment(id=7))
-    result = save(session, appointment(id=7))
+    save(session, appointment_data(id=7))
+    result = save(session, appointment_data(id=7))
     assert not result.created and result.appointment.version == 1
     assert len(queries.appointment_history(session, 7)) == 1
 
 
-@pytest.mark.parametrize("late", [appointment(id=7, updated=-5), appointment(id=7, end=50)])
+@pytest.mark.parametrize(
+    "late", [appointment_data(id=7, updated=-5), appointment_data(id=7, end=50)]
+)
 def test_stale_update_is_refused_and_changes_nothing(session, late):
-    save(session, appointment(id=7))
-    with pytest.raises(services.StaleUpdate):
+    save(session, appointment_data(id=7))
+    with pytest.raises(domain.StaleUpdate):
         save(session, late)
     assert queries.get_appointment(session, 7).version == 1
     assert len(queries.appointment_history(session, 7)) == 1
@@ -109,50 +59,52 @@ def test_stale_update_is_refused_and_changes_nothing(session, late):
 
 @pytest.mark.parametrize(("start", "end"), [(0, 30), (29, 31), (-10, 1), (10, 20), (-60, 90)])
 def test_overlap_is_refused_with_the_ids_in_the_way(session, start, end):
-    save(session, appointment(id=1, start=0, end=30))
-    with pytest.raises(services.TimeRangeUnavailable) as caught:
-        save(session, appointment(id=2, start=start, end=end))
+    save(session, appointment_data(id=1, start=0, end=30))
+    with pytest.raises(domain.TimeRangeUnavailable) as caught:
+        save(session, appointment_data(id=2, start=start, end=end))
     assert caught.value.conflicts == [1]
-    with pytest.raises(services.NotFound):
+    with pytest.raises(domain.NotFound):
         queries.get_appointment(session, 2)
 
 
 @pytest.mark.parametrize(("start", "end"), [(30, 60), (-30, 0)])
 def test_touching_intervals_do_not_overlap(session, start, end):
-    save(session, appointment(id=1, start=0, end=30))
-    assert save(session, appointment(id=2, start=start, end=end)).created
+    save(session, appointment_data(id=1, start=0, end=30))
+    assert save(session, appointment_data(id=2, start=start, end=end)).created
 
 
 def test_other_calendars_do_not_conflict(session):
-    save(session, appointment(id=1, calendar="room-a"))
-    assert save(session, appointment(id=2, calendar="room-b")).created
+    save(session, appointment_data(id=1, calendar="room-a"))
+    assert save(session, appointment_data(id=2, calendar="room-b")).created
 
 
 def test_an_update_does_not_conflict_with_its_own_previous_slot(session):
-    save(session, appointment(id=1, start=0, end=30))
-    assert save(session, appointment(id=1, start=15, end=45, updated=1)).appointment.version == 2
+    save(session, appointment_data(id=1, start=0, end=30))
+    assert (
+        save(session, appointment_data(id=1, start=15, end=45, updated=1)).appointment.version == 2
+    )
 
 
 def test_move_to_another_calendar_is_an_update_and_frees_the_old_slot(session):
-    save(session, appointment(id=1, calendar="room-a"))
-    moved = save(session, appointment(id=1, calendar="room-b", updated=1))
+    save(session, appointment_data(id=1, calendar="room-a"))
+    moved = save(session, appointment_data(id=1, calendar="room-b", updated=1))
     assert moved.appointment.calendar == "room-b" and moved.appointment.version == 2
-    assert save(session, appointment(id=2, calendar="room-a")).created
-    with pytest.raises(services.TimeRangeUnavailable):
-        save(session, appointment(id=3, calendar="room-b"))
+    assert save(session, appointment_data(id=2, calendar="room-a")).created
+    with pytest.raises(domain.TimeRangeUnavailable):
+        save(session, appointment_data(id=3, calendar="room-b"))
 
 
 def test_move_into_an_occupied_slot_is_refused(session):
-    save(session, appointment(id=1, calendar="room-a"))
-    save(session, appointment(id=2, calendar="room-b"))
-    with pytest.raises(services.TimeRangeUnavailable) as caught:
-        save(session, appointment(id=1, calendar="room-b", updated=1))
+    save(session, appointment_data(id=1, calendar="room-a"))
+    save(session, appointment_data(id=2, calendar="room-b"))
+    with pytest.raises(domain.TimeRangeUnavailable) as caught:
+        save(session, appointment_data(id=1, calendar="room-b", updated=1))
     assert caught.value.conflicts == [2]
 
 
 def test_list_orders_by_start_then_id_and_filters_by_calendar(session):
     for id, start, calendar in [(5, 60, "a"), (3, 0, "b"), (4, 0, "c"), (1, 120, "a")]:
-        save(session, appointment(id=id, start=start, end=start + 30, calendar=calendar))
+        save(session, appointment_data(id=id, start=start, end=start + 30, calendar=calendar))
     everything = queries.list_appointments(session, BookQuery())
     assert [a.id for a in everything] == [3, 4, 5, 1]
     page = queries.list_appointments(session, BookQuery(limit=2, offset=1))
@@ -162,16 +114,16 @@ def test_list_orders_by_start_then_id_and_filters_by_calendar(session):
 
 
 def test_unknown_ids_are_not_found(session):
-    with pytest.raises(services.NotFound):
+    with pytest.raises(domain.NotFound):
         queries.get_appointment(session, 99)
-    with pytest.raises(services.NotFound):
+    with pytest.raises(domain.NotFound):
         queries.appointment_history(session, 99)
 
 
 def test_exclusion_constraint_refuses_an_overlap_written_behind_the_services_back(
     session, connection
 ):
-    save(session, appointment(id=1, start=0, end=30))
+    save(session, appointment_data(id=1, start=0, end=30))
     with pytest.raises(IntegrityError) as caught:
         connection.execute(
             text(
@@ -185,20 +137,20 @@ def test_exclusion_constraint_refuses_an_overlap_written_behind_the_services_bac
 
 
 def test_books_written_by_the_service_pass_the_integrity_checks(session, connection):
-    save(session, appointment(id=1))
-    save(session, appointment(id=1, start=60, end=90, updated=1))
-    save(session, appointment(id=2, calendar="x"))
+    save(session, appointment_data(id=1))
+    save(session, appointment_data(id=1, start=60, end=90, updated=1))
+    save(session, appointment_data(id=2, calendar="x"))
     assert find_violations(connection) == {}
 
 
 def test_integrity_checks_find_a_broken_history(session, connection):
-    save(session, appointment(id=1))
+    save(session, appointment_data(id=1))
     connection.execute(text("UPDATE appointments SET version = 2"))
     assert "history versions not exactly 1..version" in find_violations(connection)
 
 
 def test_integrity_checks_find_a_current_row_that_is_not_its_last_version(session, connection):
-    save(session, appointment(id=1))
+    save(session, appointment_data(id=1))
     connection.execute(text("UPDATE appointments SET ends_at = ends_at + interval '1 minute'"))
     assert list(find_violations(connection)) == ["current row differs from its last version"]
 
@@ -207,7 +159,7 @@ def test_a_move_waits_for_its_old_calendar_held_by_another_writer(session, conne
     """A move locks both calendars, in key order, and waits for the one held elsewhere."""
     keys = connection.execute(text("SELECT hashtext('room-a'), hashtext('room-b')")).one()
     low, high = ("room-a", "room-b") if keys[0] < keys[1] else ("room-b", "room-a")
-    save(session, appointment(id=1, calendar=low))
+    save(session, appointment_data(id=1, calendar=low))
     connection.execute(
         text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
         {"space": services._CALENDAR_LOCK_SPACE, "name": low},
@@ -215,7 +167,7 @@ def test_a_move_waits_for_its_old_calendar_held_by_another_writer(session, conne
     releaser = threading.Timer(0.3, connection.rollback)
     releaser.start()
     started = time.monotonic()
-    moved = save(session, appointment(id=1, calendar=high, updated=1))
+    moved = save(session, appointment_data(id=1, calendar=high, updated=1))
     releaser.join()
     assert time.monotonic() - started >= 0.25
     assert (moved.appointment.calendar, moved.appointment.version) == (high, 2)

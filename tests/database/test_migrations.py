@@ -1,7 +1,5 @@
 """The migrations build exactly the schema the models describe, and run both ways."""
 
-from pathlib import Path
-
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,8 +7,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from models import Base
 from tools.integrity import find_violations
+from tools.live import ROOT
 
-MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+MIGRATIONS = str(ROOT / "migrations")
 
 
 def test_models_and_migrations_agree(app):

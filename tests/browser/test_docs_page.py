@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import ROOT
+
+from tools.live import ROOT
 
 pytestmark = pytest.mark.live
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
-from test_api import assert_error, post
 
-from domain import Busy, Interval, tile
+from tests.helpers import assert_error, post
 
 LATER = "2026-11-26T09:00:00Z"
 
@@ -150,32 +149,6 @@ def test_availability_of_an_empty_calendar_is_all_free(client):
 def test_availability_refuses_bad_windows(client, query, field):
     body = assert_error(client.get(f"/availability?{query}"), 400, "validation_failed")
     assert field in body["errors"]
-
-
-T = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-def minutes(n: int) -> datetime:
-    return T + timedelta(minutes=n)
-
-
-def test_tile_clips_and_fills_gaps_in_order():
-    busy, free = tile(
-        minutes(0),
-        minutes(100),
-        [
-            Busy(1, minutes(-10), minutes(10)),
-            Busy(2, minutes(10), minutes(20)),
-            Busy(3, minutes(50), minutes(200)),
-        ],
-        timedelta(0),
-    )
-    assert busy == [
-        Busy(1, minutes(0), minutes(10)),
-        Busy(2, minutes(10), minutes(20)),
-        Busy(3, minutes(50), minutes(100)),
-    ]
-    assert free == [Interval(minutes(20), minutes(50))]
 
 
 def test_ics_feed_parses_and_carries_one_event_per_appointment(client):

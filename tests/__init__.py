@@ -1,0 +1,1 @@
+"""Sesame's tests, by layer: unit, database, http, live, infra, browser (see conftest.py)."""

@@ -1,0 +1,1 @@
+"""The docs page in a real browser."""

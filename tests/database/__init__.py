@@ -1,0 +1,1 @@
+"""Services and queries called directly on a real PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The HTTP API through Flask's client and, the same tests, through the live gunicorn."""

@@ -1,0 +1,1 @@
+"""Past one machine (PgBouncer, replicas, HAProxy) and the container files."""

@@ -1,0 +1,1 @@
+"""A real gunicorn with several workers: races, faults, keys, logs, metrics, limits."""

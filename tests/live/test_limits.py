@@ -1,0 +1,61 @@
+"""Limits through a real gunicorn: one rate limit across workers (counted in the machine's
+Redis; skipped, saying so, where none answers) and the body size limit.
+
+The limits that Flask's client can check (per client address, statement timeout) are in
+tests/http/test_limits.py."""
+
+import secrets
+
+import pytest
+import requests
+
+from tests.live.keys import auth
+from tools.live import gunicorn
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as error:  # any failure means: no Redis to test against
+        pytest.skip(f"no Redis answers on 127.0.0.1:6379 ({type(error).__name__})")
+    return url
+
+
+def test_rate_limit_holds_across_workers_with_redis(app, environment, redis_url, clean):
+    key, other = "rl-" + secrets.token_hex(12), "rl-" + secrets.token_hex(12)
+    settings = {
+        "API_KEYS": f"{key},{other}",
+        "RATE_LIMIT": "10 per minute",
+        "RATE_LIMIT_STORAGE_URI": redis_url,
+    }
+    with gunicorn({**environment, **settings}) as server:
+        statuses = [
+            requests.get(f"{server.base}/appointments", headers=auth(key), timeout=10)
+            for _ in range(16)
+        ]
+        assert [r.status_code for r in statuses] == [200] * 10 + [429] * 6
+        refused = statuses[-1]
+        assert refused.json()["error"] == "rate_limited"
+        # Whole seconds until the window frees a request (limits rounds its reset time up).
+        assert 1 <= int(refused.headers["Retry-After"]) <= 61
+        assert "Retry-After" not in statuses[0].headers
+        # Per key: another key has its own budget; health and metrics are not limited.
+        assert requests.get(f"{server.base}/appointments", headers=auth(other)).status_code == 200
+        assert all(requests.get(f"{server.base}/health").status_code == 200 for _ in range(12))
+
+
+def test_oversized_bodies_answer_413_through_gunicorn(ops):
+    response = requests.post(
+        f"{ops.base}/appointments",
+        data=b"{" + b" " * 70_000 + b"}",
+        headers={**auth(), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
