@@ -26,7 +26,7 @@ client: $(INSTALLED)  ## regenerate the typed Python client in clients/python fr
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json --output-path clients/python --overwrite --meta pdm --config clients/config.yml
 
 bench: $(INSTALLED)  ## wrk + pgbench figures into bench/results/ (needs wrk; BENCH_QUICK=1: smoke test)
-	$(PY) bench/run.py
+	$(PY) -m bench
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
