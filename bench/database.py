@@ -112,8 +112,15 @@ def server_facts(db: Database) -> dict[str, str]:
     names = ["server_version", "fsync", "synchronous_commit", "full_page_writes"]
     names += ["wal_sync_method", "shared_buffers", "max_connections"]
     with psycopg.connect(db.libpq) as conn:
-        return {name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
+        return {name: scalar(conn, sql.SQL("SHOW {}").format(sql.Identifier(name)))
                 for name in names}  # fmt: skip
+
+
+def scalar(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
+    """The one value a query returns."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
 
 
 def seed_appointment(i: int) -> dict[str, Any]:
@@ -182,7 +189,7 @@ def grow_book(db: Database, loaded: int, size: int) -> int:
         conn.execute("VACUUM (ANALYZE) appointments, appointment_versions")
         with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
             conn.execute("CHECKPOINT")
-        stored = conn.execute("SELECT count(*) FROM appointments").fetchone()[0]
+        stored = scalar(conn, "SELECT count(*) FROM appointments")
     log(f"loaded {size - loaded:,} appointments by COPY in {time.monotonic() - started:.0f} s")
     return stored
 
@@ -218,7 +225,8 @@ class Regions:
 def rows_written(db: Database, region: dict[str, Any]) -> int:
     """Appointments stored in a run's id range: what it really wrote."""
     with psycopg.connect(db.libpq) as conn:
-        return conn.execute(
+        return scalar(
+            conn,
             "SELECT count(*) FROM appointments WHERE id >= %s AND id < %s",
             [region["id_base"], region["id_base"] + REGION_IDS],
-        ).fetchone()[0]
+        )

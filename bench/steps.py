@@ -159,6 +159,7 @@ class Run:
                 self.note(f"{feature.name}: skipped, Redis does not answer at {plan.REDIS_URI}")
                 continue
             key = feature.settings.get("API_KEYS", "")
+            extra: dict[str, Any] = {"key": key} if key else {}
             log(f"{feature.name}: starting gunicorn")
             path = self.log_dir / f"feature-{len(self.runs)}.log"
             with service(self.db, self.config, path, feature.settings) as server:
@@ -169,7 +170,7 @@ class Run:
                     by_id,
                     server=server,
                     name=feature.name,
-                    **({"key": key} if key else {}),
+                    **extra,
                 )
             run["settings"] = {k: v for k, v in feature.settings.items() if k != "API_KEYS"}
             if plain is None:
@@ -244,7 +245,7 @@ class Run:
         consecutive wrk runs (each with a fresh region) until the count is reached."""
         mixed_scenario = plan.scenario("mixed")
         before = worker_rss(self.server)
-        trajectory = [{"requests": 0, "rss": before}]
+        trajectory: list[dict[str, Any]] = [{"requests": 0, "rss": before}]
         mixed = [run for run in self.runs if run["scenario"] == plan.MIXED]
         sent, rate = 0, (mixed[-1]["rps"] if mixed else 500.0)
         while sent < self.config.memory_requests:
