@@ -102,11 +102,12 @@ def recording(server: LiveServer, outputs: dict[str, Path], rate: int) -> Iterat
 
 def summary(speedscope: Path, top: int = 12) -> str:
     """The functions with the most samples, on their own (self) and with what they call
-    (total), as shares of all samples: the flame graph's widest boxes, in text."""
+    (total), as shares of all samples: the flame graph's widest boxes, in text. A function
+    is counted once however many of its lines were sampled."""
     data = json.loads(speedscope.read_text())
-    frames = data["shared"]["frames"]
-    own: Counter[int] = Counter()
-    total: Counter[int] = Counter()
+    functions = [(f["name"], short_path(f.get("file", ""))) for f in data["shared"]["frames"]]
+    own: Counter[tuple[str, str]] = Counter()
+    total: Counter[tuple[str, str]] = Counter()
     samples, count = 0.0, 0
     for profile in data["profiles"]:
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
@@ -114,29 +115,36 @@ def summary(speedscope: Path, top: int = 12) -> str:
                 continue
             samples += weight
             count += 1
-            own[stack[-1]] += weight
-            for frame in set(stack):
-                total[frame] += weight
+            own[functions[stack[-1]]] += weight
+            for function in {functions[frame] for frame in stack}:
+                total[function] += weight
     if not samples:
         return "no samples: were the workers busy?"
-
-    def name(index: int) -> str:
-        frame = frames[index]
-        where = frame.get("file", "")
-        with contextlib.suppress(ValueError):
-            where = str(Path(where).relative_to(ROOT))
-        return f"{frame['name']} ({where}:{frame.get('line', '?')})"
-
-    ours = [i for i, _ in total.most_common() if str(ROOT) in frames[i].get("file", "")]
+    project = [f for f, _ in total.most_common() if is_project_file(f[1])][:top]
     lines = [f"{count:,} stacks sampled. Most self time (the top of the stack):"]
-    lines += [f"  {n / samples:6.1%}  {name(i)}" for i, n in own.most_common(top)]
-    lines.append("Project code by total time (itself and what it calls):")
     lines += [
-        f"  {total[i] / samples:6.1%}  {name(i)}"
-        for i in ours[:top]
-        if ".venv" not in frames[i].get("file", "")
+        f"  {n / samples:6.1%}  {name} ({where})" for (name, where), n in own.most_common(top)
     ]
+    lines.append("Project code by total time (itself and what it calls):")
+    lines += [f"  {total[f] / samples:6.1%}  {f[0]} ({f[1]})" for f in project]
     return "\n".join(lines)
+
+
+def is_project_file(where: str) -> bool:
+    """A file of the repository's own (relative to it, and not in its venv)."""
+    path = Path(where)
+    return (
+        bool(where)
+        and not path.is_absolute()
+        and path.parts[0] != ".venv"
+        and (ROOT / path).is_file()
+    )
+
+
+def short_path(file: str) -> str:
+    """A path relative to the repository where it is in it (project code and the venv)."""
+    path = Path(file)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else file
 
 
 def main(argv: list[str]) -> int:
