@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint check-data client bench clean
+.PHONY: run test lint check-data client bench profile clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
 	$(PY) -m tools.devserver
@@ -26,7 +26,10 @@ client: $(INSTALLED)  ## regenerate the typed Python client in clients/python fr
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json --output-path clients/python --overwrite --meta pdm --config clients/config.yml
 
 bench: $(INSTALLED)  ## wrk + pgbench figures into bench/results/ (needs wrk; BENCH_QUICK=1: smoke test)
-	$(PY) bench/run.py
+	$(PY) -m bench
+
+profile: $(INSTALLED)  ## one bench scenario under py-spy: SCENARIO=read_id (create, read_list, mixed...)
+	$(PY) -m bench.profile $(SCENARIO)
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'

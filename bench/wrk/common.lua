@@ -1,20 +1,20 @@
--- Shared by every scenario script (bench/run.py puts this directory on LUA_PATH).
+-- Shared by every scenario script (bench/meters.py puts this directory on LUA_PATH).
 --
 -- A scenario does `local bench = require("common")` and defines `bench.request(g)`, which
 -- returns the g-th request. g is unique across wrk's threads (thread t makes t, t+T, t+2T...),
--- so requests built from it (new ids, slots) never collide. bench/run.py passes the numbers
+-- so requests built from it (new ids, slots) never collide. The bench passes the numbers
 -- a scenario needs as `key=value` after `--` (they arrive in `bench.arg`), so the layout of the
--- seeded book is defined once, in run.py.
+-- seeded book is defined once, in bench/database.py.
 --
 -- Latency is timed here, not taken from wrk: wrk 4 "corrects" its histogram for coordinated
 -- omission before reporting it (every response slower than twice the mean interval adds
 -- made-up samples below it), so its percentiles are not what it measured, while pgbench's,
--- which every figure is compared with, are. run.py gives each wrk thread one connection, so
+-- which every figure is compared with, are. The bench gives each wrk thread one connection, so
 -- a thread's request() and response() strictly alternate and the time between them is that
 -- request's latency (the points where wrk starts and stops its own clock).
 --
--- `done()` prints two lines for run.py: `BENCH_JSON {...}` (requests, duration, errors, the
--- count of each status code) and `BENCH_LATENCIES_US` followed by every latency.
+-- `done()` prints two lines for bench/meters.py: `BENCH_JSON {...}` (requests, duration,
+-- errors, the count of each status code) and `BENCH_LATENCIES_US` followed by every latency.
 
 local ffi = require("ffi")
 ffi.cdef([[
@@ -69,6 +69,18 @@ end
 
 local JSON = { ["Content-Type"] = "application/json" }
 
+-- With `key=...` (the feature rows' API keys), every request carries it as a bearer token.
+local function headers(extra)
+  local all = {}
+  for name, value in pairs(extra or {}) do
+    all[name] = value
+  end
+  if bench.arg.key then
+    all["Authorization"] = "Bearer " .. bench.arg.key
+  end
+  return all
+end
+
 function bench.iso(epoch) -- the API's ISO 8601 form, UTC
   return os.date("!%Y-%m-%dT%H:%M:%SZ", epoch)
 end
@@ -78,7 +90,7 @@ function bench.minute(epoch) -- the short request form, "YYYY-MM-DD HH:MM"
 end
 
 function bench.get(path)
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, headers())
 end
 
 -- POST /appointments; times are Unix epoch seconds.
@@ -86,7 +98,7 @@ function bench.post(id, calendar, start, stop, created, updated)
   local body = string.format(
     '{"id": %d, "calendar": "%s", "start": "%s", "end": "%s", "createdAt": "%s", "updatedAt": "%s"}',
     id, calendar, bench.minute(start), bench.minute(stop), bench.iso(created), bench.iso(updated))
-  return wrk.format("POST", "/appointments", JSON, body)
+  return wrk.format("POST", "/appointments", headers(JSON), body)
 end
 
 -- A new appointment: id `id_base + g`, slot g spread over `calendars` calendars, each slot a
@@ -99,7 +111,7 @@ function bench.create(g)
     a.stamp, a.stamp)
 end
 
--- The seeded book (bench/run.py, seed_appointment): appointment i is in calendar
+-- The seeded book (bench/database.py, seed_appointment): appointment i is in calendar
 -- cal-((i-1) % 100), slot (i-1) // 100 from seed_base.
 function bench.seed_calendar(i)
   return "cal-" .. ((i - 1) % bench.arg.calendars)
@@ -114,14 +126,10 @@ function bench.by_id()
 end
 
 -- One calendar's day among the first `days` days of the seeded book (each holds the same
--- number of appointments at every growth step). Without from/to support on the server
--- (day=0), the calendar's first page instead.
+-- number of appointments at every growth step).
 function bench.calendar_day()
   local a = bench.arg
   local calendar = "cal-" .. math.random(0, a.calendars - 1)
-  if a.day == 0 then
-    return bench.get("/appointments?calendar=" .. calendar)
-  end
   local from = a.seed_base + math.random(0, a.days - 1) * 86400
   return bench.get(string.format("/appointments?calendar=%s&from=%s&to=%s",
     calendar, bench.iso(from), bench.iso(from + 86400)))

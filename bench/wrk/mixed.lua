@@ -1,6 +1,5 @@
 -- mixed: 80% reads, 20% writes. Of every 5 requests: 1 create (as create.lua, 100
--- calendars), 2 reads by id, 1 default list page, 1 calendar's day (the calendar's first page
--- while the server does not take from/to).
+-- calendars), 2 reads by id, 1 default list page, 1 calendar's day.
 local bench = require("common")
 
 function bench.request(g)

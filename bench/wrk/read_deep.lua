@@ -1,4 +1,4 @@
--- read: one list page deep in the book, GET /appointments?limit=100&<page>, where bench/run.py
+-- read: one list page deep in the book, GET /appointments?limit=100&<page>, where the bench
 -- passes `page` as `offset=N` or as `cursor=<the keyset cursor of row N>`: the same rows both
 -- ways, to show what each costs as the book grows.
 local bench = require("common")

@@ -1,6 +1,6 @@
 -- update: seeded appointments 1..seeded in turn, unchanged but for a newer updatedAt
 -- (`stamp` + g seconds, so every write of an id is newer than the last). Expect 200.
--- Each thread updates its own ids (g % threads is fixed per thread, and run.py checks that
+-- Each thread updates its own ids (g % threads is fixed per thread, and the bench checks that
 -- `seeded` is a multiple of the thread count), so no two writes of one id race to a 409.
 local bench = require("common")
 

@@ -1,0 +1,290 @@
+"""The steps of one `make bench` run: a size of the book, the floor, the feature rows, the
+PgBouncer comparison, the memory run. Each records its rows in `Run.runs`; plan.py says what
+they are, meters.py measures them, report.py reads them.
+"""
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+import requests
+
+from bench import BenchError, log, plan
+from bench.database import Database, Regions, book, pgbouncer, rows_written
+from bench.meters import CONNECTIONS, mib, run_ceiling, run_wrk, settle, worker_rss
+from tools import live
+from tools.live import LiveServer
+
+RATIOS = ("rps", "p50_ms", "p90_ms", "p99_ms")  # the figures the table gives as ratios
+
+
+@dataclass(frozen=True)
+class Config:
+    duration: int
+    steps: tuple[int, ...]
+    memory_requests: int
+    workers: int
+    quick: bool
+
+
+@contextlib.contextmanager
+def service(
+    db: Database,
+    config: Config,
+    log_path: Path,
+    settings: dict[str, str] | None = None,
+    app: str = live.SERVICE_APP,
+) -> Iterator[LiveServer]:
+    """`app` (the service unless told) under gunicorn as `make run` serves it: its
+    gunicorn.conf.py, its defaults (LOG_LEVEL info, so the access log on), `settings` on top."""
+    env = {"DATABASE_URL": db.url, "LOG_LEVEL": "info", **(settings or {})}
+    with live.gunicorn(env, app=app, workers=config.workers, log=log_path) as server:
+        settle(server)
+        yield server
+    log(f"stopped gunicorn ({app})")
+
+
+def deep_page(server: LiveServer, scenario: plan.Scenario, step: int) -> str:
+    """The `page` argument of read_deep.lua: 90% into the seeded rows, as `offset=N` or as
+    the cursor the service's own Link header gives for the same place."""
+    deep = step * 9 // 10
+    if scenario.deep == "offset":
+        return f"offset={deep}"
+    answer = requests.get(
+        f"{server.base}/appointments", params={"limit": 1, "offset": deep - 1}, timeout=60
+    )
+    if answer.status_code != 200 or "next" not in answer.links:
+        raise BenchError(f"no next link at offset {deep - 1}: {answer.status_code} {answer.text}")
+    (cursor,) = parse_qs(urlsplit(answer.links["next"]["url"]).query)["cursor"]
+    return f"cursor={cursor}"
+
+
+def redis_answers(uri: str) -> bool:
+    with contextlib.suppress(redis.RedisError):
+        return bool(redis.Redis.from_url(uri, socket_timeout=1, socket_connect_timeout=1).ping())
+    return False
+
+
+@dataclass
+class Run:
+    config: Config
+    db: Database
+    server: LiveServer  # the service as `make run` serves it
+    log_dir: Path  # where the other gunicorns' logs go
+    regions: Regions = field(default_factory=Regions)
+    runs: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # printed under the table
+
+    def params(self, scenario: plan.Scenario, step: int, server: LiveServer) -> dict[str, Any]:
+        """Every `key=value` a scenario's script gets: the book, a fresh region, its own."""
+        params = {**book(step, min(self.config.steps)), **self.regions.next(), **scenario.params}
+        if scenario.deep:
+            params["page"] = deep_page(server, scenario, step)
+        return params
+
+    def record(self, step: int, stored: int, name: str, result: dict) -> dict:
+        result = {"step": step, "stored": stored, "scenario": name, **result}
+        self.runs.append(result)
+        log(
+            f"{step:>9,} {name:<36} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms"
+            f"  p99 {result['p99_ms']:7.1f} ms  statuses {result['statuses']}"
+        )
+        return result
+
+    def note(self, text: str) -> None:
+        log(text)
+        self.notes.append(text)
+
+    def scenario(
+        self,
+        step: int,
+        stored: int,
+        scenario: plan.Scenario,
+        *,
+        server: LiveServer | None = None,
+        name: str | None = None,
+        connections: int = CONNECTIONS,
+        **extra: Any,
+    ) -> dict:
+        server = server or self.server
+        params = {**self.params(scenario, step, server), **extra}
+        result = run_wrk(
+            server, self.db, scenario.script, self.config.duration, connections, **params
+        )
+        result["rows_written"] = rows_written(self.db, params)
+        return self.record(step, stored, name or scenario.name, result)
+
+    def ceiling(self, step: int, stored: int) -> None:
+        region = self.regions.next()
+        result = run_ceiling(self.server, self.db, self.config.duration, region)
+        result["rows_written"] = rows_written(self.db, region)
+        if result["rows_written"] < result["transactions"]:
+            raise BenchError(
+                f"pgbench logged {result['transactions']} creates"
+                f" but stored {result['rows_written']}"
+            )
+        self.record(step, stored, plan.CEILING, result)
+
+    def size(self, step: int, stored: int) -> None:
+        """Everything measured at one size of the book."""
+        first = step == min(self.config.steps)
+        if first and step % CONNECTIONS:  # update.lua gives each wrk thread ids of its own
+            raise BenchError(f"the book size {step} is not a multiple of {CONNECTIONS}")
+        self.ceiling(step, stored)
+        for scenario in plan.SCENARIOS:
+            if first or not scenario.first_size_only:
+                self.scenario(step, stored, scenario)
+
+    def floor(self, step: int, stored: int) -> None:
+        """bench/floor.py under the same gunicorn settings, loaded as the by-id read is."""
+        log("the framework floor: starting gunicorn with bench/floor.py")
+        with service(
+            self.db, self.config, self.log_dir / "floor.log", app=plan.FLOOR_APP
+        ) as server:
+            self.scenario(step, stored, plan.FLOOR_SCENARIO, server=server)
+
+    def features(self, step: int, stored: int) -> None:
+        """By-id reads with every optional per-request feature off, one on, all on; each on a
+        gunicorn of its own. Every row but the plain one records its ratio to the plain one."""
+        by_id = plan.scenario("read_id")
+        redis_up = redis_answers(plan.REDIS_URI)
+        plain: dict | None = None
+        for feature in plan.FEATURES:
+            if feature.needs_redis and not redis_up:
+                self.note(f"{feature.name}: skipped, Redis does not answer at {plan.REDIS_URI}")
+                continue
+            key = feature.settings.get("API_KEYS", "")
+            extra: dict[str, Any] = {"key": key} if key else {}
+            log(f"{feature.name}: starting gunicorn")
+            path = self.log_dir / f"feature-{len(self.runs)}.log"
+            with service(self.db, self.config, path, feature.settings) as server:
+                check_keys(server, key)
+                run = self.scenario(
+                    step,
+                    stored,
+                    by_id,
+                    server=server,
+                    name=feature.name,
+                    **extra,
+                )
+            run["settings"] = {k: v for k, v in feature.settings.items() if k != "API_KEYS"}
+            if plain is None:
+                plain = run
+            else:
+                compare(run, plain, "plain")
+
+    def through_pgbouncer(self, step: int, stored: int) -> None:
+        """Create, list page and mixed with 64 connections, first straight to the database, then
+        through PgBouncer in transaction mode with 8 server connections; each on a gunicorn of
+        its own, alike but for DATABASE_URL, with DB_POOL_SIZE=16 per worker (at 4 workers) so
+        that 64 app connections queue for the 8 (the main gunicorn's pool is 8 per worker). One
+        after the other: the direct one's 64 connections and the main one's idle 32 fit in the
+        embedded server's max_connections (100). Every PgBouncer row records its ratio to the
+        direct one."""
+        program = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
+        if self.db.external:
+            self.note(
+                "PgBouncer rows skipped: they need the embedded server, not BENCH_DATABASE_URL"
+            )
+            return
+        if program is None:
+            self.note(
+                "PgBouncer rows skipped: pgbouncer is not installed (apt-get install pgbouncer)"
+            )
+            return
+        settings = {
+            "DB_POOL_SIZE": str(pooled_db_pool_size(self.config.workers)),
+            "MIGRATIONS_DATABASE_URL": self.db.url,
+        }
+        conns = plan.POOLED_CONNECTIONS
+        scenarios = [plan.scenario(key) for key in plan.POOLED]
+        direct: dict[str, dict] = {}
+        log(f"{conns} connections, straight to the database: starting gunicorn")
+        with service(self.db, self.config, self.log_dir / "direct.log", settings) as server:
+            for scenario in scenarios:
+                direct[scenario.key] = self.scenario(
+                    step,
+                    stored,
+                    scenario,
+                    server=server,
+                    name=f"{scenario.name}, {conns} conns, direct",
+                    connections=conns,
+                )
+        log(f"{conns} connections through PgBouncer: starting it and gunicorn")
+        with (
+            pgbouncer(self.db, program, pool_size=plan.PGBOUNCER_POOL_SIZE) as url,
+            service(
+                self.db,
+                self.config,
+                self.log_dir / "pgbouncer.log",
+                {**settings, "DATABASE_URL": url},
+            ) as server,
+        ):
+            for scenario in scenarios:
+                name = (
+                    f"{scenario.name}, {conns} conns,"
+                    f" through PgBouncer ({plan.PGBOUNCER_POOL_SIZE} server conns)"
+                )
+                run = self.scenario(
+                    step, stored, scenario, server=server, name=name, connections=conns
+                )
+                run["pgbouncer"] = {
+                    "server_connections": plan.PGBOUNCER_POOL_SIZE,
+                    "pool_mode": "transaction",
+                }
+                compare(run, direct[scenario.key], "direct")
+                log(f"through PgBouncer: {run['x_reference']['rps']:.2f}× the direct req/s")
+
+    def memory(self, step: int) -> dict:
+        """RSS of each worker before and after `memory_requests` mixed requests, sent as
+        consecutive wrk runs (each with a fresh region) until the count is reached."""
+        mixed_scenario = plan.scenario("mixed")
+        before = worker_rss(self.server)
+        trajectory: list[dict[str, Any]] = [{"requests": 0, "rss": before}]
+        mixed = [run for run in self.runs if run["scenario"] == plan.MIXED]
+        sent, rate = 0, (mixed[-1]["rps"] if mixed else 500.0)
+        while sent < self.config.memory_requests:
+            remaining = self.config.memory_requests - sent
+            seconds = int(min(60, max(2, remaining / rate * 1.05 + 1)))
+            params = self.params(mixed_scenario, step, self.server)
+            result = run_wrk(self.server, self.db, mixed_scenario.script, seconds, **params)
+            sent += result["requests"]
+            rate = max(result["rps"], 1.0)
+            trajectory.append({"requests": sent, "rss": worker_rss(self.server)})
+            log(f"memory: {sent:,} requests, RSS {mib_list(trajectory[-1]['rss'])} MiB")
+        after = worker_rss(self.server)
+        return {"requests": sent, "before": before, "after": after, "trajectory": trajectory}
+
+
+def check_keys(server: LiveServer, key: str) -> None:
+    """The feature is really on (or off): with keys, a read without one is refused."""
+    without = requests.get(f"{server.base}/appointments/1", timeout=10).status_code
+    if without != (401 if key else 200):
+        raise BenchError(
+            f"API_KEYS={'set' if key else 'unset'}, yet a read without a key: {without}"
+        )
+    if key:
+        headers = {"Authorization": f"Bearer {key}"}
+        with_key = requests.get(f"{server.base}/appointments/1", headers=headers, timeout=10)
+        if with_key.status_code != 200:
+            raise BenchError(f"a read with the bench's key: {with_key.status_code}")
+
+
+def compare(run: dict, reference: dict, label: str) -> None:
+    """Record `run`'s ratios to `reference`'s, which the table shows in place of the ceiling."""
+    run["reference"], run["reference_label"] = reference["scenario"], label
+    run["x_reference"] = {k: run[k] / reference[k] for k in RATIOS if reference[k]}
+
+
+def pooled_db_pool_size(workers: int) -> int:
+    """DB_POOL_SIZE per worker for POOLED_APP_CONNECTIONS in all."""
+    return max(1, plan.POOLED_APP_CONNECTIONS // workers)
+
+
+def mib_list(rss: dict[int, int]) -> str:
+    return ", ".join(f"{mib(v):.0f}" for v in rss.values())
