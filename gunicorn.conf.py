@@ -31,9 +31,12 @@ control_socket_disable = True
 
 # Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout.
 loglevel = os.environ.get("LOG_LEVEL", "info")
-accesslog = "-"
-# The text form of an access line; in JSON the same fields become keys (logs.GunicornAccessJson).
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# One line per request on stdout (logs.AccessLog: JSON, or text with LOG_FORMAT=text);
+# ACCESS_LOG=off turns it off.
+logger_class = "logs.AccessLog"
+accesslog = (
+    "-" if os.environ.get("ACCESS_LOG", "on").lower() not in ("0", "off", "false", "no") else None
+)
 logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
 
 # Metrics from all workers add up in one directory, emptied when the server starts; one this
