@@ -9,7 +9,7 @@ Imports nothing of the app and nothing beyond the standard library: no Flask, no
 """
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -164,7 +164,7 @@ FEED_START = FeedPosition(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class ChangesPage:
-    changes: list[RecordedVersion]
+    changes: Sequence[RecordedVersion]
     next: FeedPosition
 
 

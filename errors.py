@@ -112,8 +112,9 @@ def handle(error: Exception) -> Response:
     answer = answer_for(error)
     if answer.conflict:
         metrics.CONFLICTS.labels(answer.code).inc()
-    if answer.warning and isinstance(error, DBAPIError):
-        log.warning("%s: %s", answer.warning, type(error.orig).__name__)
+    if answer.warning and isinstance(error, DBAPIError | psycopg.Error):
+        driver_error = error.orig if isinstance(error, DBAPIError) else error
+        log.warning("%s: %s", answer.warning, type(driver_error).__name__)
     elif answer.warning:
         log.warning(answer.warning)
     elif answer is INTERNAL:

@@ -31,22 +31,13 @@ control_socket_disable = True
 
 # Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout.
 loglevel = os.environ.get("LOG_LEVEL", "info")
-# ACCESS_LOG=off drops the access log (on by default): `make bench` measures what it costs.
-ACCESS_LOG = os.environ.get("ACCESS_LOG", "on").lower() not in ("0", "off", "false", "no")
-accesslog = "-" if ACCESS_LOG else None
-# The text form of an access line; in JSON the same fields become keys (logs.GunicornAccessJson).
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# One line per request on stdout (logs.AccessLog: JSON, or text with LOG_FORMAT=text);
+# ACCESS_LOG=off turns it off.
+logger_class = "logs.AccessLog"
+accesslog = (
+    "-" if os.environ.get("ACCESS_LOG", "on").lower() not in ("0", "off", "false", "no") else None
+)
 logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
-if not ACCESS_LOG:
-    # With a logconfig_dict, gunicorn logs access lines whatever `accesslog` says: a logger
-    # whose access() does nothing turns them off, the per-request formatting included.
-    from gunicorn.glogging import Logger
-
-    class WithoutAccessLog(Logger):
-        def access(self, resp, req, environ, request_time):
-            pass
-
-    logger_class = WithoutAccessLog
 
 # Metrics from all workers add up in one directory, emptied when the server starts; one this
 # server made for itself (no PROMETHEUS_MULTIPROC_DIR given) is removed when it exits.

@@ -2,15 +2,13 @@
 
 The no-double-booking invariant lives here too, not only in `services.py`: an exclusion
 constraint makes PostgreSQL itself refuse two overlapping appointments of one calendar,
-whatever code path writes them. `columns_for` selects a table's columns under the domain's
-field names, so that rows become domain objects by name, never by position.
+whatever code path writes them. The queries of services.py and queries.py label these columns
+with the domain's field names (`starts_at AS start`), so rows become domain objects by name.
 Plain SQLAlchemy: never imports Flask (the Flask-SQLAlchemy extension lives in database.py),
 never opens a connection.
 """
 
-import dataclasses
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -24,7 +22,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain import ACTIVE, CANCELLED
@@ -124,21 +121,3 @@ class AppointmentVersion(Base):
             postgresql_using="gist",
         ),
     )
-
-
-# Where a column's name differs from the domain's name for it (see `columns_for`).
-DOMAIN_NAMES = {"starts_at": "start", "ends_at": "end", "appointment_id": "id"}
-T = TypeVar("T")
-
-
-def columns_for(cls: Any, model: type[Base]) -> list[Any]:
-    """The columns of `model` that make a `cls` (a domain dataclass), each labelled with the
-    field's name, so that `build(cls, row)` maps them by name, whatever the select's order."""
-    attribute = {DOMAIN_NAMES.get(a.key, a.key): a.key for a in model.__mapper__.column_attrs}
-    return [getattr(model, attribute[f.name]).label(f.name) for f in dataclasses.fields(cls)]
-
-
-def build(cls: type[T], row: Row) -> T:
-    """A `cls` from the columns of `row` named as its fields; other columns are ignored."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    return cls(**{field.name: row._mapping[field.name] for field in fields})

@@ -2,14 +2,18 @@
 
 The webargs parser policy (400 not 422, unknown fields refused, JSON required to be JSON), the
 URL converter for appointment ids, and the translation between HTTP's conditional headers
-(ETag, If-Match, If-None-Match) and the domain's `Precondition`, and the list's `Link` header.
-Reads the request only; never touches the database, never decides anything about the book.
+(ETag, If-Match, If-None-Match) and the domain's `Precondition`, the list's `Link` header,
+and the JSON encoder of responses. Reads the request only; never touches the database, never
+decides anything about the book.
 """
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+import orjson
+from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 from marshmallow import RAISE
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
@@ -96,11 +100,33 @@ def precondition() -> Precondition:
     )
 
 
-def next_page_link(last: StoredAppointment) -> str:
-    """RFC 8288 `Link` to the page after `last`: this request's query with a keyset cursor
-    in place of any offset."""
+def next_page_link(last_start: datetime, last_id: int) -> str:
+    """RFC 8288 `Link` to the page after the appointment (`last_start`, `last_id`): this
+    request's query with a keyset cursor in place of any offset."""
     args = request.args.copy()
     args.pop("offset", None)
-    args["cursor"] = page_cursor(last.start, last.id)
+    args["cursor"] = page_cursor(last_start, last_id)
     query_string = urlencode(list(args.items(multi=True)))
     return f'<{request.path}?{query_string}>; rel="next"'
+
+
+# Flask's JSON, encoded by orjson: every response body the app serializes, several times faster
+# than the standard library, with the same output (keys sorted, compact). Decoding stays the
+# standard library's: webargs parses request bodies, and its rules for huge integers, NaN and
+# duplicate keys are part of the contract.
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON provider, encoding with orjson."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        body = orjson.dumps(
+            self._prepare_response_obj(args, kwargs),
+            default=self.default,
+            option=_OPTIONS | orjson.OPT_APPEND_NEWLINE,
+        )
+        return Response(body, mimetype=self.mimetype)

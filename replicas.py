@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import psycopg
 from flask import Flask, current_app
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 import metrics
 from database import bound, db, engine_options
@@ -156,23 +156,22 @@ def init_app(app: Flask) -> None:
     )
 
 
-def read(query: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`query(session, ...)` on a fit replica, else on the primary; for reads that may be a
+def read(query: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`query(engine, ...)` on a fit replica, else on the primary; for reads that may be a
     moment old only."""
     replicas: Replicas = current_app.extensions["sesame_replicas"]
     replica = replicas.pick(db.engine)
     if replica is not None:
         try:
-            with Session(replica.engine) as session:
-                result = query(session, *args, **kwargs)
-        except SQLAlchemyError as error:
+            result = query(replica.engine, *args, **kwargs)
+        except (SQLAlchemyError, psycopg.Error) as error:
             log.warning("%s failed (%s); reading the primary", replica.name, type(error).__name__)
             replicas.recheck()
         else:
             metrics.READS.labels("replica").inc()
             return result
     metrics.READS.labels("primary").inc()
-    return query(db.session(), *args, **kwargs)
+    return query(db.engine, *args, **kwargs)
 
 
 def states() -> dict[str, str]:

@@ -6,15 +6,16 @@ are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFaile
 `NotFound`, from domain.py) that errors.py maps to status codes. Reads live in `queries.py`.
 The exclusion constraint in `models.py` is the backstop: if any code path ever tried to store an
 overlap, PostgreSQL would refuse it and we answer the same conflict. The time spent waiting for
-the locks is measured here, where the locks are taken (`metrics.LOCK_WAIT`).
+the locks is measured by the server, in the lock statements themselves (`metrics.LOCK_WAIT`).
 Never imports Flask, never speaks HTTP, never commits outside the transaction it opened.
 """
 
+import psycopg
 import psycopg.errors
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from psycopg.rows import class_row
+from sqlalchemy.engine import Engine
 
+import database
 from domain import (
     ACTIVE,
     CANCELLED,
@@ -30,13 +31,12 @@ from domain import (
     decide,
 )
 from metrics import LOCK_WAIT
-from models import TIME_RANGE, Appointment, build, columns_for
+from models import TIME_RANGE
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
 # overlap the single-bigint key space that the id locks use.
 _CALENDAR_LOCK_SPACE = 0x5E5A
-_CURRENT = columns_for(StoredAppointment, Appointment)
 
 
 # The locks. Advisory locks are transaction-scoped (`pg_advisory_xact_lock`): they are released
@@ -45,45 +45,53 @@ _CURRENT = columns_for(StoredAppointment, Appointment)
 # The isolation level is READ COMMITTED on purpose: each statement takes a new snapshot, so the
 # statements that follow a lock wait see what the previous lock holder committed. (REPEATABLE
 # READ would keep the snapshot taken before the wait and miss the winner's row.) That is also
-# why a lock and the reads it protects are never in one statement.
+# why a lock and the reads it protects are never in one statement (they travel in one round
+# trip, pipelined, but PostgreSQL runs them one after the other, each with its own snapshot).
 # Lock order is fixed, the id first, then calendars by key, so two writers can never wait for
 # each other in a cycle. The calendars are locked after the read, when a move's old calendar is
 # known, and held only for the write and the commit: the shortest time a busy calendar can be
 # held, which is what bounds the writes to one calendar.
-_LOCK_ID = text("SELECT pg_advisory_xact_lock(:id)")
-_LOCK_CALENDARS = text(
-    "SELECT pg_advisory_xact_lock(:space, key) FROM"
-    " (SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name"
-    "  ORDER BY key) AS keys"
+# Each lock statement also answers how long it waited, measured by the server
+# (clock_timestamp() after the lock, statement_timestamp() when the statement arrived).
+_WAITED = "extract(epoch FROM clock_timestamp() - statement_timestamp())::float8"
+_LOCK_ID = f"SELECT pg_advisory_xact_lock(%(id)s), {_WAITED}"
+_LOCK_CALENDARS = (
+    f"SELECT max(waited) FROM (SELECT pg_advisory_xact_lock(%(space)s, key), {_WAITED} AS waited"
+    "  FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest(%(names)s::text[]) AS name"
+    "         ORDER BY key) AS keys) AS locked"
+)
+_READ = (
+    "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version,"
+    " status FROM appointments WHERE id = %(id)s"
 )
 # The active appointments of the calendar that the new range meets, itself excepted.
 _OVERLAPPING = (
-    f"calendar = :calendar AND status = '{ACTIVE}'"
-    f" AND {TIME_RANGE} && tstzrange(:start, :end, '[)') AND id <> :id"
+    f"calendar = %(calendar)s AND status = '{ACTIVE}'"
+    f" AND {TIME_RANGE} && tstzrange(%(start)s, %(end)s, '[)') AND id <> %(id)s"
 )
-_OVERLAPS = text(
+_OVERLAPS = (
     f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
-# One round trip checks the overlap (with the exclusion constraint's GiST index) and, only if
+# One statement checks the overlap (with the exclusion constraint's GiST index) and, only if
 # there is none, writes the current row, closes the previous version and records the new one;
 # it answers the ids in the way. A cancellation frees time, so it checks nothing.
 # recorded_at is taken after the locks (clock_timestamp, not now(), the transaction's start) and
 # kept at least 1 ms after the previous version's, so every version of an appointment has a
 # non-empty [recorded_at, superseded_at) at the millisecond precision the API reports.
-_WRITE_UNLESS_OVERLAP = text(
-    f"""
+_WRITE_UNLESS_OVERLAP = f"""
     WITH conflicts AS (
-        SELECT id FROM appointments WHERE :status = '{ACTIVE}' AND {_OVERLAPPING}
+        SELECT id FROM appointments WHERE %(status)s = '{ACTIVE}' AND {_OVERLAPPING}
          ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}
     ), stamp AS (
         SELECT greatest(
             date_trunc('milliseconds', clock_timestamp()),
             (SELECT recorded_at + interval '1 millisecond' FROM appointment_versions
-              WHERE appointment_id = :id AND version = :version - 1)) AS at
+              WHERE appointment_id = %(id)s AND version = %(version)s - 1)) AS at
     ), current AS (
         INSERT INTO appointments AS a
             (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)
-        SELECT :id, :calendar, :start, :end, :created_at, :updated_at, :version, :status
+        SELECT %(id)s, %(calendar)s, %(start)s, %(end)s, %(created_at)s, %(updated_at)s,
+               %(version)s, %(status)s
          WHERE NOT EXISTS (SELECT FROM conflicts)
         ON CONFLICT (id) DO UPDATE SET
             calendar = excluded.calendar, starts_at = excluded.starts_at,
@@ -93,7 +101,7 @@ _WRITE_UNLESS_OVERLAP = text(
         RETURNING a.*
     ), superseded AS (
         UPDATE appointment_versions SET superseded_at = stamp.at FROM stamp, current
-         WHERE appointment_id = :id AND appointment_versions.version = :version - 1
+         WHERE appointment_id = %(id)s AND appointment_versions.version = %(version)s - 1
     ), recorded AS (
         INSERT INTO appointment_versions
             (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
@@ -103,16 +111,17 @@ _WRITE_UNLESS_OVERLAP = text(
     )
     SELECT array(SELECT id FROM conflicts)
     """
-)
 
 
 def save_appointment(
-    session: Session, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
+    engine: Engine, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
 ) -> SaveResult:
-    """Create or update by client id; the latest `updatedAt` wins. One transaction."""
-    try:
-        with session.begin():
-            current = _lock_and_read(session, new.id)
+    """Create or update by client id; the latest `updatedAt` wins. One transaction, two round
+    trips: the id lock and the read; then the calendar locks, the write and the commit."""
+
+    def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
+        with conn.pipeline():
+            current = _lock_and_read(conn, engine, new.id)
             precondition.check(current)
             decision = decide(current, new)
             if decision is Decision.STALE:
@@ -120,61 +129,92 @@ def save_appointment(
             if decision is Decision.REPLAY:
                 assert current is not None
                 return SaveResult(current, created=False)
-            _lock_calendars(session, {new.calendar} | ({current.calendar} if current else set()))
-            stored = _write(session, new, version=current.version + 1 if current else 1)
-    except IntegrityError as error:
-        if isinstance(error.orig, psycopg.errors.ExclusionViolation):
-            # Unreachable through this function while the locks hold; kept as the answer
-            # for the day some other writer bypasses them.
-            with session.begin():
-                raise TimeRangeUnavailable(_overlapping_ids(session, new)) from error
-        raise
-    return SaveResult(stored, created=current is None)
+            calendars = {new.calendar} | ({current.calendar} if current else set())
+            version = current.version + 1 if current else 1
+            stored = _write_and_commit(conn, step, calendars, new, version=version)
+        return SaveResult(stored, created=current is None)
+
+    try:
+        return database.run(engine, work)
+    except psycopg.errors.ExclusionViolation as error:
+        # Unreachable through this function while the locks hold; kept as the answer for the
+        # day some other writer bypasses them.
+        raise TimeRangeUnavailable(_overlapping_ids(engine, new)) from error
 
 
 def cancel_appointment(
-    session: Session, *, appointment_id: int, precondition: Precondition = NO_PRECONDITION
+    engine: Engine, *, appointment_id: int, precondition: Precondition = NO_PRECONDITION
 ) -> StoredAppointment:
     """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
-    with session.begin():
-        current = _lock_and_read(session, appointment_id)
-        if current is None:
-            raise NotFound()
-        precondition.check(current)
-        if not current.active:
-            return current
-        _lock_calendars(session, {current.calendar})
-        return _write(session, current.as_data(), version=current.version + 1, status=CANCELLED)
+
+    def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
+        with conn.pipeline():
+            current = _lock_and_read(conn, engine, appointment_id)
+            if current is None:
+                raise NotFound()
+            precondition.check(current)
+            if not current.active:
+                return current
+            return _write_and_commit(
+                conn,
+                step,
+                {current.calendar},
+                current.as_data(),
+                version=current.version + 1,
+                status=CANCELLED,
+            )
+
+    return database.run(engine, work)
 
 
-def _lock_and_read(session: Session, appointment_id: int) -> StoredAppointment | None:
+def _lock_and_read(
+    conn: psycopg.Connection, engine: Engine, appointment_id: int
+) -> StoredAppointment | None:
     """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
-    with LOCK_WAIT.time():
-        session.execute(_LOCK_ID, {"id": appointment_id})
-    row = session.execute(select(*_CURRENT).where(Appointment.id == appointment_id)).first()
-    return build(StoredAppointment, row) if row else None
+    database.set_timeouts(engine, conn)
+    lock = conn.execute(_LOCK_ID, {"id": appointment_id})
+    read = conn.cursor(row_factory=class_row(StoredAppointment)).execute(
+        _READ, {"id": appointment_id}
+    )
+    current = read.fetchone()
+    LOCK_WAIT.observe(lock.fetchone()[1])  # type: ignore[index]
+    return current
 
 
-def _lock_calendars(session: Session, calendars: set[str]) -> None:
-    with LOCK_WAIT.time():
-        params = {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)}
-        session.execute(_LOCK_CALENDARS, params)
-
-
-def _overlapping_ids(session: Session, new: AppointmentData) -> list[int]:
-    params = {"calendar": new.calendar, "start": new.start, "end": new.end, "id": new.id}
-    return list(session.scalars(_OVERLAPS, params))
-
-
-def _write(
-    session: Session, data: AppointmentData, *, version: int, status: str = ACTIVE
+def _write_and_commit(
+    conn: psycopg.Connection,
+    step: database.Step,
+    calendars: set[str],
+    data: AppointmentData,
+    *,
+    version: int,
+    status: str = ACTIVE,
 ) -> StoredAppointment:
-    """Write the version unless it overlaps an active appointment of its calendar."""
+    """Lock the calendars, write the version unless it overlaps an active appointment of its
+    calendar, and commit, in one round trip. A refused write wrote nothing, so the commit
+    that travels with it is harmless."""
     params = {**_columns(data), "version": version, "status": status}
-    conflicts = session.scalar(_WRITE_UNLESS_OVERLAP, params)
+    lock = conn.execute(
+        _LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)}
+    )
+    write = conn.execute(_WRITE_UNLESS_OVERLAP, params)
+    step.committing = True
+    conn.commit()
+    conflicts = write.fetchone()[0]  # type: ignore[index]
+    LOCK_WAIT.observe(lock.fetchone()[0])  # type: ignore[index]
     if conflicts:
         raise TimeRangeUnavailable(list(conflicts))
     return StoredAppointment(**_columns(data), version=version, status=status)
+
+
+def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:
+    params = {"calendar": new.calendar, "start": new.start, "end": new.end, "id": new.id}
+
+    def work(conn: psycopg.Connection, step: database.Step) -> list[int]:
+        with database.autocommit(conn):
+            return [row[0] for row in conn.execute(_OVERLAPS, params).fetchall()]
+
+    return database.run(engine, work)
 
 
 def _columns(data: AppointmentData) -> dict:

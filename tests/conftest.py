@@ -113,11 +113,10 @@ def client(app, clean):
 
 
 @pytest.fixture
-def session(app, clean):
-    """A SQLAlchemy session for calling services directly, outside any request."""
+def engine(app, clean):
+    """The app's engine, for calling services and queries directly, outside any request."""
     with app.app_context():
-        yield db.session
-        db.session.remove()
+        yield db.engine
 
 
 @pytest.fixture
