@@ -31,11 +31,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from flask import Flask, current_app
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 import metrics
+import queries
 from database import bound, db, engine_options
 
 OK, LAGGING, DOWN = "ok", "lagging", "down"
@@ -46,11 +47,11 @@ log = logging.getLogger("sesame")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_PRIMARY_POSITION = text("SELECT pg_current_wal_flush_lsn()::text")
+_PRIMARY_POSITION = "SELECT pg_current_wal_flush_lsn()::text"
 # Bytes of the primary's flushed WAL not yet replayed, and seconds since the last replayed
 # commit. Both are NULL on a server that is not a replica, which therefore never counts as fit.
-_REPLICA_POSITION = text(
-    "SELECT pg_wal_lsn_diff(CAST(:flushed AS pg_lsn), pg_last_wal_replay_lsn()),"
+_REPLICA_POSITION = (
+    "SELECT pg_wal_lsn_diff(CAST(%(flushed)s AS pg_lsn), pg_last_wal_replay_lsn()),"
     " EXTRACT(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
 )
 
@@ -125,20 +126,17 @@ class Replicas:
     def _measure(self, primary: Engine) -> None:
         read_at = time.monotonic()  # the primary's position is no older than this
         try:
-            with primary.connect() as connection:
-                flushed = connection.scalar(_PRIMARY_POSITION)
-        except SQLAlchemyError:
+            ((flushed,),) = queries.read(primary, _PRIMARY_POSITION, {})
+        except (SQLAlchemyError, psycopg.Error):
             return  # nothing to measure against: the last states stand
         for replica in self._replicas:
             replica.state = self._state_of(replica, flushed, read_at)
 
     def _state_of(self, replica: Replica, flushed: str, read_at: float) -> str:
         try:
-            with replica.engine.connect() as connection:
-                behind, since_replay = connection.execute(
-                    _REPLICA_POSITION, {"flushed": flushed}
-                ).one()
-        except SQLAlchemyError:
+            position = queries.read(replica.engine, _REPLICA_POSITION, {"flushed": flushed})
+            ((behind, since_replay),) = position
+        except (SQLAlchemyError, psycopg.Error):
             return DOWN
         if behind is not None and behind <= 0:
             replica.caught_up_at = read_at
