@@ -7,9 +7,9 @@ any engine the same per-transaction timeouts. Never opens a connection at import
 `init_app`: gunicorn workers connect after the fork. Never runs a query of the book itself.
 
 The request path (services.py, queries.py) talks to the psycopg connection under the engine's
-pool directly, in pipeline mode: an ORM or Core round of statement compilation, events and
-result wrapping cost more than the query itself, and pipelining sends the statements of one
-step together, so a read is one round trip and a write two (docs/performance.md).
+pool directly: an ORM or Core round of statement compilation, events and result wrapping cost
+more than the query itself. The statements of one step travel together (`round_trip`), so a
+read is one round trip and a write two (docs/performance.md).
 No pre-ping on checkout: a connection found dead on first use (a restarted server, a dropped
 PgBouncer link) is thrown away with every other pooled one, and the work runs once more on a
 fresh connection, provided nothing of it can have been committed: reads always, writes only
@@ -18,12 +18,13 @@ would have got anyway.
 """
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import psycopg
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from psycopg.rows import dict_row
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -66,19 +67,24 @@ def init_app(app: Flask) -> None:
 
 # The per-transaction bounds, set with set_config(..., is_local => true), which is SET LOCAL:
 # they die with the (possibly implicit) transaction and need no connection startup option,
-# which PgBouncer would refuse. The request path sends them in the pipeline of its statements.
+# which PgBouncer would refuse. The request path sends them in the same round trip as the
+# statements they bound (`timeouts`).
 SET_TIMEOUTS = (
     "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
 )
-_TIMEOUTS: dict[int, tuple[str, str]] = {}
+_TIMEOUTS: dict[int, str] = {}
 
 
 def bound(engine: Engine, config: Mapping[str, Any]) -> Engine:
     """Give every transaction on `engine` a lock and a statement timeout, so no request waits
-    forever: those the request path opens (`set_timeouts`) and those SQLAlchemy opens
+    forever: those the request path opens (`timeouts`) and those SQLAlchemy opens
     (migrations, readiness), through its `begin` event."""
-    params = (f"{config['DB_LOCK_TIMEOUT_MS']}ms", f"{config['DB_STATEMENT_TIMEOUT_MS']}ms")
-    _TIMEOUTS[id(engine)] = params
+    lock_ms, statement_ms = (
+        int(config["DB_LOCK_TIMEOUT_MS"]),
+        int(config["DB_STATEMENT_TIMEOUT_MS"]),
+    )
+    params = (f"{lock_ms}ms", f"{statement_ms}ms")
+    _TIMEOUTS[id(engine)] = SET_TIMEOUTS % tuple(f"'{value}'" for value in params)
 
     @event.listens_for(engine, "begin")
     def _set_timeouts(connection: Any) -> None:
@@ -87,13 +93,28 @@ def bound(engine: Engine, config: Mapping[str, Any]) -> Engine:
     return engine
 
 
-def set_timeouts(engine: Engine, conn: psycopg.Connection) -> None:
-    """Queue the engine's timeouts on `conn`, for the transaction its next statements form."""
-    conn.execute(SET_TIMEOUTS, _TIMEOUTS[id(engine)])
+def timeouts(engine: Engine) -> str:
+    """The statement that sets `engine`'s timeouts, to lead the statements of a round trip."""
+    return _TIMEOUTS[id(engine)]
+
+
+def round_trip(conn: psycopg.Connection, statements: Any, params: Any = None) -> list[list[Any]]:
+    """Send `statements` (several, `;`-separated) in one round trip; answer each one's rows.
+
+    Parameters are bound client-side (psycopg's ClientCursor quotes them) so that the whole
+    string goes by the simple query protocol, which takes several statements at once. In
+    autocommit they form one implicit transaction (so SET LOCAL holds for the lot), or the
+    transaction their own BEGIN and COMMIT delimit; PostgreSQL still runs them one by one,
+    each with a snapshot of its own under READ COMMITTED. One round trip costs about the CPU
+    of one plain `execute`; psycopg's pipeline mode, tried first, cost twice that.
+    """
+    cursor = psycopg.ClientCursor(conn, row_factory=dict_row)
+    cursor.execute(statements, params)
+    return [cursor.fetchall() if cursor.description else [] for _ in cursor.results()]
 
 
 class Step:
-    """Tells `run` whether the work has sent its commit: after that, a retry could apply a
+    """Tells `run` whether the work has sent its COMMIT: after that, a retry could apply a
     write twice (harmless, since writes are idempotent by id and updatedAt, but the client
     would see 200 instead of 201), so a failure then is answered as an outage instead."""
 
@@ -101,14 +122,15 @@ class Step:
 
 
 def run(engine: Engine, work: Callable[[psycopg.Connection, Step], T]) -> T:
-    """`work(conn, step)` on a pooled connection, in a transaction (READ COMMITTED) or in
-    autocommit as the work chooses; retried once on a fresh connection if the first one turns
-    out dead before anything was committed."""
+    """`work(conn, step)` on a pooled connection in autocommit (a write sends its own BEGIN
+    and COMMIT); retried once on a fresh connection if the first one turns out dead before
+    anything was committed."""
     for attempt in (1, 2):
         step = Step()
         fairy = engine.raw_connection()
         conn: psycopg.Connection = fairy.driver_connection  # type: ignore[assignment]
         try:
+            conn.autocommit = True
             return work(conn, step)
         except psycopg.OperationalError as error:
             if not conn.broken:
@@ -122,19 +144,6 @@ def run(engine: Engine, work: Callable[[psycopg.Connection, Step], T]) -> T:
             with contextlib.suppress(psycopg.Error):
                 if not conn.broken:
                     conn.rollback()  # nothing to do unless the work failed mid-transaction
-                    conn.autocommit = False
+                    conn.autocommit = False  # as SQLAlchemy's other users expect it
             fairy.close()
     raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def autocommit(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """For one read: statements sent together before a Sync form one implicit transaction,
-    so a read is its timeouts and its query in a single round trip, with no BEGIN/COMMIT."""
-    conn.autocommit = True
-    try:
-        with conn.pipeline():
-            yield conn
-    finally:
-        if not conn.broken:
-            conn.autocommit = False

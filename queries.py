@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -37,15 +36,22 @@ from models import TIME_RANGE, VALIDITY
 
 
 def read(engine: Engine, statement: Any, params: Any, row_type: Any = None) -> list[Any]:
-    """One read in one round trip: its timeouts and the statement, in autocommit."""
+    """One read in one round trip: its timeouts and the statement, one implicit transaction.
+    Rows come as dicts, or as `row_type` built from the columns by name."""
 
     def work(conn: psycopg.Connection, step: database.Step) -> list[Any]:
-        with database.autocommit(conn):
-            database.set_timeouts(engine, conn)
-            cursor = conn.cursor(row_factory=class_row(row_type)) if row_type else conn.cursor()
-            return cursor.execute(statement, params).fetchall()
+        _, rows = database.round_trip(
+            conn,
+            sql.SQL("{}; {}").format(sql.SQL(database.timeouts(engine)), _sql(statement)),
+            params,
+        )
+        return [row_type(**row) for row in rows] if row_type else rows
 
     return database.run(engine, work)
+
+
+def _sql(statement: Any) -> sql.Composable:
+    return statement if isinstance(statement, sql.Composable) else sql.SQL(statement)
 
 
 _CURRENT = (
@@ -107,9 +113,9 @@ _JSON_PAGE = sql.SQL(
     "'end', " + _UTC.format("ends_at") + ", 'id', id, "
     "'start', " + _UTC.format("starts_at") + ", 'status', status, "
     "'updatedAt', " + _UTC.format("updated_at") + ", 'version', version)"
-    " ORDER BY starts_at, id), '[]')::text, count(*),"
-    " (array_agg(starts_at ORDER BY starts_at DESC, id DESC))[1],"
-    " (array_agg(id ORDER BY starts_at DESC, id DESC))[1]"
+    " ORDER BY starts_at, id), '[]')::text AS body, count(*) AS count,"
+    " (array_agg(starts_at ORDER BY starts_at DESC, id DESC))[1] AS last_start,"
+    " (array_agg(id ORDER BY starts_at DESC, id DESC))[1] AS last_id"
     " FROM ({}) AS page"
 )
 
@@ -117,8 +123,9 @@ _JSON_PAGE = sql.SQL(
 def list_appointments_json(engine: Engine, query: BookQuery) -> JsonPage:
     """The same page as `list_appointments`, as the API's JSON."""
     page, params = _book(query)
-    ((body, count, last_start, last_id),) = read(engine, _JSON_PAGE.format(page), params)
-    return JsonPage(body, count, (last_start, last_id) if count else None)
+    (row,) = read(engine, _JSON_PAGE.format(page), params)
+    last = (row["last_start"], row["last_id"]) if row["count"] else None
+    return JsonPage(row["body"], row["count"], last)
 
 
 def _book(query: BookQuery) -> tuple[sql.Composed, dict[str, Any]]:

@@ -47,12 +47,12 @@ log = logging.getLogger("sesame")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_PRIMARY_POSITION = "SELECT pg_current_wal_flush_lsn()::text"
+_PRIMARY_POSITION = "SELECT pg_current_wal_flush_lsn()::text AS flushed"
 # Bytes of the primary's flushed WAL not yet replayed, and seconds since the last replayed
 # commit. Both are NULL on a server that is not a replica, which therefore never counts as fit.
 _REPLICA_POSITION = (
-    "SELECT pg_wal_lsn_diff(CAST(%(flushed)s AS pg_lsn), pg_last_wal_replay_lsn()),"
-    " EXTRACT(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
+    "SELECT pg_wal_lsn_diff(CAST(%(flushed)s AS pg_lsn), pg_last_wal_replay_lsn()) AS behind,"
+    " EXTRACT(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) AS since_replay"
 )
 
 
@@ -126,7 +126,8 @@ class Replicas:
     def _measure(self, primary: Engine) -> None:
         read_at = time.monotonic()  # the primary's position is no older than this
         try:
-            ((flushed,),) = queries.read(primary, _PRIMARY_POSITION, {})
+            (primary_position,) = queries.read(primary, _PRIMARY_POSITION, {})
+            flushed = primary_position["flushed"]
         except (SQLAlchemyError, psycopg.Error):
             return  # nothing to measure against: the last states stand
         for replica in self._replicas:
@@ -134,8 +135,8 @@ class Replicas:
 
     def _state_of(self, replica: Replica, flushed: str, read_at: float) -> str:
         try:
-            position = queries.read(replica.engine, _REPLICA_POSITION, {"flushed": flushed})
-            ((behind, since_replay),) = position
+            (position,) = queries.read(replica.engine, _REPLICA_POSITION, {"flushed": flushed})
+            behind, since_replay = position["behind"], position["since_replay"]
         except (SQLAlchemyError, psycopg.Error):
             return DOWN
         if behind is not None and behind <= 0:

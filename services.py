@@ -12,7 +12,6 @@ Never imports Flask, never speaks HTTP, never commits outside the transaction it
 
 import psycopg
 import psycopg.errors
-from psycopg.rows import class_row
 from sqlalchemy.engine import Engine
 
 import database
@@ -46,17 +45,17 @@ _CALENDAR_LOCK_SPACE = 0x5E5A
 # statements that follow a lock wait see what the previous lock holder committed. (REPEATABLE
 # READ would keep the snapshot taken before the wait and miss the winner's row.) That is also
 # why a lock and the reads it protects are never in one statement (they travel in one round
-# trip, pipelined, but PostgreSQL runs them one after the other, each with its own snapshot).
+# trip, but PostgreSQL runs them one after the other, each with a snapshot of its own).
 # Lock order is fixed, the id first, then calendars by key, so two writers can never wait for
 # each other in a cycle. The calendars are locked after the read, when a move's old calendar is
 # known, and held only for the write and the commit: the shortest time a busy calendar can be
 # held, which is what bounds the writes to one calendar.
 # Each lock statement also answers how long it waited, measured by the server
 # (clock_timestamp() after the lock, statement_timestamp() when the statement arrived).
-_WAITED = "extract(epoch FROM clock_timestamp() - statement_timestamp())::float8"
+_WAITED = "extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS waited"
 _LOCK_ID = f"SELECT pg_advisory_xact_lock(%(id)s), {_WAITED}"
 _LOCK_CALENDARS = (
-    f"SELECT max(waited) FROM (SELECT pg_advisory_xact_lock(%(space)s, key), {_WAITED} AS waited"
+    f"SELECT max(waited) AS waited FROM (SELECT pg_advisory_xact_lock(%(space)s, key), {_WAITED}"
     "  FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest(%(names)s::text[]) AS name"
     "         ORDER BY key) AS keys) AS locked"
 )
@@ -109,7 +108,7 @@ _WRITE_UNLESS_OVERLAP = f"""
         SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at
           FROM current, stamp
     )
-    SELECT array(SELECT id FROM conflicts)
+    SELECT array(SELECT id FROM conflicts) AS conflicts
     """
 
 
@@ -117,21 +116,20 @@ def save_appointment(
     engine: Engine, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
 ) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction, two round
-    trips: the id lock and the read; then the calendar locks, the write and the commit."""
+    trips: BEGIN, the id lock and the read; then the calendar locks, the write and COMMIT."""
 
     def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
-        with conn.pipeline():
-            current = _lock_and_read(conn, engine, new.id)
-            precondition.check(current)
-            decision = decide(current, new)
-            if decision is Decision.STALE:
-                raise StaleUpdate()
-            if decision is Decision.REPLAY:
-                assert current is not None
-                return SaveResult(current, created=False)
-            calendars = {new.calendar} | ({current.calendar} if current else set())
-            version = current.version + 1 if current else 1
-            stored = _write_and_commit(conn, step, calendars, new, version=version)
+        current = _lock_and_read(conn, engine, new.id)
+        precondition.check(current)
+        decision = decide(current, new)
+        if decision is Decision.STALE:
+            raise StaleUpdate()
+        if decision is Decision.REPLAY:
+            assert current is not None
+            return SaveResult(current, created=False)
+        calendars = {new.calendar} | ({current.calendar} if current else set())
+        version = current.version + 1 if current else 1
+        stored = _write_and_commit(conn, step, calendars, new, version=version)
         return SaveResult(stored, created=current is None)
 
     try:
@@ -148,21 +146,20 @@ def cancel_appointment(
     """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
 
     def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
-        with conn.pipeline():
-            current = _lock_and_read(conn, engine, appointment_id)
-            if current is None:
-                raise NotFound()
-            precondition.check(current)
-            if not current.active:
-                return current
-            return _write_and_commit(
-                conn,
-                step,
-                {current.calendar},
-                current.as_data(),
-                version=current.version + 1,
-                status=CANCELLED,
-            )
+        current = _lock_and_read(conn, engine, appointment_id)
+        if current is None:
+            raise NotFound()
+        precondition.check(current)
+        if not current.active:
+            return current
+        return _write_and_commit(
+            conn,
+            step,
+            {current.calendar},
+            current.as_data(),
+            version=current.version + 1,
+            status=CANCELLED,
+        )
 
     return database.run(engine, work)
 
@@ -170,15 +167,15 @@ def cancel_appointment(
 def _lock_and_read(
     conn: psycopg.Connection, engine: Engine, appointment_id: int
 ) -> StoredAppointment | None:
-    """Take the id lock, then read the row: a fresh statement, so a fresh snapshot."""
-    database.set_timeouts(engine, conn)
-    lock = conn.execute(_LOCK_ID, {"id": appointment_id})
-    read = conn.cursor(row_factory=class_row(StoredAppointment)).execute(
-        _READ, {"id": appointment_id}
+    """Open the transaction, take the id lock, then read the row, in one round trip: the read
+    is a statement of its own, so it has a snapshot taken after the lock was granted."""
+    _, _, (lock,), rows = database.round_trip(
+        conn,
+        f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}; {_LOCK_ID}; {_READ}",
+        {"id": appointment_id},
     )
-    current = read.fetchone()
-    LOCK_WAIT.observe(lock.fetchone()[1])  # type: ignore[index]
-    return current
+    LOCK_WAIT.observe(lock["waited"])
+    return StoredAppointment(**rows[0]) if rows else None
 
 
 def _write_and_commit(
@@ -191,19 +188,17 @@ def _write_and_commit(
     status: str = ACTIVE,
 ) -> StoredAppointment:
     """Lock the calendars, write the version unless it overlaps an active appointment of its
-    calendar, and commit, in one round trip. A refused write wrote nothing, so the commit
-    that travels with it is harmless."""
+    calendar, and commit, in one round trip. A refused write wrote nothing, so the COMMIT
+    that travels with it is harmless; a failing one stops the rest (`run` rolls back)."""
     params = {**_columns(data), "version": version, "status": status}
-    lock = conn.execute(
-        _LOCK_CALENDARS, {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars)}
-    )
-    write = conn.execute(_WRITE_UNLESS_OVERLAP, params)
+    params.update(space=_CALENDAR_LOCK_SPACE, names=sorted(calendars))
     step.committing = True
-    conn.commit()
-    conflicts = write.fetchone()[0]  # type: ignore[index]
-    LOCK_WAIT.observe(lock.fetchone()[0])  # type: ignore[index]
-    if conflicts:
-        raise TimeRangeUnavailable(list(conflicts))
+    (lock,), (write,), _ = database.round_trip(
+        conn, f"{_LOCK_CALENDARS}; {_WRITE_UNLESS_OVERLAP}; COMMIT", params
+    )
+    LOCK_WAIT.observe(lock["waited"])
+    if write["conflicts"]:
+        raise TimeRangeUnavailable(list(write["conflicts"]))
     return StoredAppointment(**_columns(data), version=version, status=status)
 
 
@@ -211,8 +206,8 @@ def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:
     params = {"calendar": new.calendar, "start": new.start, "end": new.end, "id": new.id}
 
     def work(conn: psycopg.Connection, step: database.Step) -> list[int]:
-        with database.autocommit(conn):
-            return [row[0] for row in conn.execute(_OVERLAPS, params).fetchall()]
+        (rows,) = database.round_trip(conn, _OVERLAPS, params)
+        return [row["id"] for row in rows]
 
     return database.run(engine, work)
 
