@@ -110,7 +110,8 @@ def round_trip(conn: psycopg.Connection, statements: Any, params: Any = None) ->
     """
     cursor = psycopg.ClientCursor(conn, row_factory=dict_row)
     cursor.execute(statements, params)
-    return [cursor.fetchall() if cursor.description else [] for _ in cursor.results()]
+    # `nfields`, not `description`, to tell rows from a command: description builds objects.
+    return [cursor.fetchall() if cursor.pgresult.nfields else [] for _ in cursor.results()]  # type: ignore[union-attr]
 
 
 class Step:
