@@ -25,6 +25,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, requests in flight get this long to finish and commit before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# The longest request line gunicorn takes (its maximum; the default is 4094): a 5,000-digit
+# `limit` reaches the app and is answered 400 in JSON. Longer lines get gunicorn's own 414.
+limit_request_line = 8190
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl; two instances on one machine
 # (the tests, a second host) would collide on it.
 control_socket_disable = True

@@ -19,9 +19,9 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
 from errors import PROBLEM_JSON, http_error_response
+from formats import MAX_BIGINT
 from protocol import AppointmentIdConverter, SesameParser
 from schemas import (
-    ClientId,
     ClientTime,
     ErrorOut,
     FeedCursor,
@@ -38,9 +38,9 @@ API_DESCRIPTION = (
     "previous version kept in the appointment's history."
 )
 
-# How the custom fields of schemas.py appear in the document (type, format).
+# How the custom fields of schemas.py appear in the document (type, format). ClientId states
+# its two forms itself (schemas.py).
 OPENAPI_TYPES = {
-    ClientId: ("integer", "int64"),
     ClientTime: ("string", None),
     UtcTime: ("string", "date-time"),
     QueryInteger: ("integer", None),
@@ -148,7 +148,8 @@ class SesameApi(Api):
         for field, openapi_type in OPENAPI_TYPES.items():
             self.register_field(field, *openapi_type)
         self.register_converter(
-            AppointmentIdConverter, lambda _: {"type": "integer", "format": "int64"}
+            AppointmentIdConverter,
+            lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
         )
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]

@@ -7,6 +7,7 @@ and the JSON encoder of responses. Reads the request only; never touches the dat
 decides anything about the book.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +21,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter, ValidationError
 
 from domain import Precondition, StoredAppointment
-from formats import page_cursor, parse_client_id
+from formats import DIGITS, page_cursor, parse_client_id
 
 
 class AppointmentIdConverter(BaseConverter):
@@ -63,8 +64,12 @@ class SesameParser(FlaskParser):
             )
         try:
             return webargs_core.parse_json(req.get_data(cache=True))
-        except RecursionError:
-            self._handle_invalid_json_error(None, req)  # nesting too deep to parse
+        except json.JSONDecodeError:
+            raise  # webargs' own rule: an empty body is a missing one, anything else malformed
+        except (ValueError, RecursionError):
+            # Whatever else the parser refuses is not valid JSON to us either: integer literals
+            # over Python's 4,300-digit conversion limit (a ValueError), nesting too deep.
+            self._handle_invalid_json_error(None, req)
 
     def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kw: Any) -> Any:
         abort(400, error="malformed_json", message="The request body is not valid JSON.")
@@ -90,9 +95,10 @@ def precondition() -> Precondition:
     versions = None
     if request.headers.get("If-Match") and not if_match.star_tag:
         # If-Match compares strongly: weak tags (W/"3") never match.
-        # werkzeug parses an empty tag ("") as None.
+        # werkzeug parses an empty tag ("") as None. A tag that is not 1 to 19 ASCII digits
+        # names no version (and int() of 5,000 digits would raise): it simply never matches.
         tags = [tag for tag in if_match.as_set() if isinstance(tag, str)]
-        versions = frozenset(int(tag) for tag in tags if tag.isascii() and tag.isdigit())
+        versions = frozenset(int(tag) for tag in tags if DIGITS.fullmatch(tag))
     return Precondition(
         versions=versions,
         any_version=if_match.star_tag,

@@ -14,7 +14,9 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from domain import ACTIVE, ALL, CANCELLED, FEED_START, AppointmentData, BookQuery, FeedPosition
 from formats import (
+    CURSOR_PATTERN,
     DIGITS,
+    ID_STRING_PATTERN,
     MAX_BIGINT,
     TIME_FORMATS,
     TIME_PATTERN,
@@ -32,6 +34,15 @@ _CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 
 class ClientId(fields.Field):
     """The client's own appointment id; `"42"` is accepted and answered as `42`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The document states both forms exactly: a JSON integer, or the digits as a string
+        # (for clients, such as JavaScript, whose numbers cannot hold every 64-bit id).
+        forms = [
+            {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
+            {"type": "string", "pattern": ID_STRING_PATTERN, "maxLength": 19},
+        ]
+        super().__init__(metadata={"oneOf": forms, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         try:
@@ -170,6 +181,17 @@ class AppointmentVersionOut(AppointmentOut):
     )
 
 
+def _cursor_doc(description: str, **more: Any) -> dict[str, Any]:
+    """A cursor in the document: an opaque string of its alphabet and length."""
+    refused = " One of this form that this service did not give out: 400 `validation_failed`."
+    return {
+        "type": "string",
+        "pattern": CURSOR_PATTERN,
+        "description": description + refused,
+        **more,
+    }
+
+
 class FeedCursor(fields.Field):
     """The change feed's opaque position; clients hand back the `next` they were given."""
 
@@ -236,10 +258,10 @@ class ListQuery(WindowQuery):
     cursor = PageCursor(
         data_key="cursor",
         attribute="after",
-        metadata={
-            "description": 'Keyset position from the `Link: <...>; rel="next"` header of '
-            "the previous page: as fast at any depth, unlike `offset`.",
-        },
+        metadata=_cursor_doc(
+            'Keyset position from the `Link: <...>; rel="next"` header of '
+            "the previous page: as fast at any depth, unlike `offset`."
+        ),
     )
 
     @validates_schema
@@ -301,10 +323,9 @@ class ChangesQuery(Schema):
 
     since = FeedCursor(
         load_default=FEED_START,
-        metadata={
-            "type": "string",
-            "description": "The `next` of the previous page; leave out to start at the beginning.",
-        },
+        metadata=_cursor_doc(
+            "The `next` of the previous page; leave out to start at the beginning."
+        ),
     )
     limit = QueryInteger(load_default=100, validate=validate.Range(1, 1000))
 
@@ -319,6 +340,7 @@ class ChangesOut(Schema):
         required=True,
         metadata={
             "type": "string",
+            "pattern": CURSOR_PATTERN,
             "description": "Pass as `since` to get what follows.",
             "example": "MTIzNC41Njc",
         },

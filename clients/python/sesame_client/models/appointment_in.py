@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -16,7 +16,7 @@ class AppointmentIn:
     Attributes:
         created_at (str):  Example: 2026-11-26T08:00:00Z.
         end (str): Exclusive: the next appointment may start here. Example: 2026-12-01 09:30.
-        id (int): Client-chosen id, 1 to 2^63-1. A string of digits is accepted too. Example: 42.
+        id (int | str): Client-chosen id, 1 to 2^63-1. A string of digits is accepted too. Example: 42.
         start (str):  Example: 2026-12-01 09:00.
         updated_at (str): The client's own time of this change: the latest one wins. Example: 2026-11-26T08:00:00Z.
         calendar (str | Unset): The calendar the appointment books: a room, a person, a chair. Overlaps are refused
@@ -25,7 +25,7 @@ class AppointmentIn:
 
     created_at: str
     end: str
-    id: int
+    id: int | str
     start: str
     updated_at: str
     calendar: str | Unset = "default"
@@ -35,6 +35,7 @@ class AppointmentIn:
 
         end = self.end
 
+        id: int | str
         id = self.id
 
         start = self.start
@@ -66,7 +67,10 @@ class AppointmentIn:
 
         end = d.pop("end")
 
-        id = d.pop("id")
+        def _parse_id(data: object) -> int | str:
+            return cast(int | str, data)
+
+        id = _parse_id(d.pop("id"))
 
         start = d.pop("start")
 
