@@ -17,9 +17,7 @@ from pathlib import Path
 
 import boot
 from tools import embedded_db
-from tools.live import ROOT, stop
-
-DISPATCHER = [sys.executable, "-m", "flask", "--app", "sesame", "webhooks", "run"]
+from tools.live import DISPATCHER, ROOT, stop
 
 
 def main() -> int:

@@ -23,6 +23,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_APP = "sesame:create_app()"
+# The webhook dispatcher, as `make run` and compose run it.
+DISPATCHER = [sys.executable, "-m", "flask", "--app", "sesame", "webhooks", "run"]
 
 
 def free_port() -> int:
