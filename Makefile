@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint check-data client bench profile clean
 
-run: $(INSTALLED)  ## serve the API on PORT (3000), on embedded PostgreSQL unless DATABASE_URL is set
+run: $(INSTALLED)  ## serve the API on PORT (3000) and deliver webhooks, on embedded PostgreSQL unless DATABASE_URL is set
 	$(PY) -m tools.devserver
 
 test: lint  ## the whole suite (embedded PostgreSQL, or TEST_DATABASE_URL)

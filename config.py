@@ -87,7 +87,36 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "TRUSTED_PROXIES": _trusted_proxies(env),
         "CORS_ORIGINS": _list_env(env, "CORS_ORIGINS"),
         "LOG_FORMAT": _choice(env, "LOG_FORMAT", LOG_FORMATS, "json"),
+        **_webhook_settings(env),
     }
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The webhook dispatcher's settings (dispatcher.py) and the URL policy (urlpolicy.py)."""
+    timeout = _int_env(env, "WEBHOOK_TIMEOUT_S", 5, 1)
+    lease = _int_env(env, "WEBHOOK_LEASE_S", 60, 1)
+    if lease < 2 * timeout + 5:
+        # A claim must outlive any one attempt, or a second dispatcher could send the same
+        # event while the first is still waiting for its answer.
+        raise ConfigError(f"WEBHOOK_LEASE_S ({lease}) must be at least 2 x WEBHOOK_TIMEOUT_S + 5")
+    return {
+        "WEBHOOK_TIMEOUT_S": timeout,
+        "WEBHOOK_LEASE_S": lease,
+        "WEBHOOK_GIVE_UP_S": _int_env(env, "WEBHOOK_GIVE_UP_S", 3 * 24 * 3600, 0),
+        "WEBHOOK_CONCURRENCY": _int_env(env, "WEBHOOK_CONCURRENCY", 8, 1),
+        "WEBHOOK_BACKOFF_BASE_S": _int_env(env, "WEBHOOK_BACKOFF_BASE_S", 1, 1),
+        "WEBHOOK_BACKOFF_MAX_S": _int_env(env, "WEBHOOK_BACKOFF_MAX_S", 3600, 1),
+        "WEBHOOK_POLL_MS": _int_env(env, "WEBHOOK_POLL_MS", 250, 10),
+        "WEBHOOK_ALLOW_HTTP": _flag_env(env, "WEBHOOK_ALLOW_HTTP"),
+        "WEBHOOK_ALLOW_PRIVATE": _flag_env(env, "WEBHOOK_ALLOW_PRIVATE"),
+    }
+
+
+def _flag_env(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false"):
+        raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
+    return raw in ("1", "true")
 
 
 def _list_env(env: Mapping[str, str], name: str) -> list[str]:

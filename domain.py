@@ -74,6 +74,10 @@ class NotFound(DomainError):
     pass
 
 
+class WebhookNotFound(NotFound):
+    """No webhook subscription has this id."""
+
+
 class StaleUpdate(DomainError):
     """The stored version is newer, or as new with other content: the latest wins."""
 

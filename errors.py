@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 import metrics
-from domain import NotFound, PreconditionFailed, StaleUpdate, TimeRangeUnavailable
+from domain import NotFound, PreconditionFailed, StaleUpdate, TimeRangeUnavailable, WebhookNotFound
 from formats import format_time
 
 log = logging.getLogger("sesame")
@@ -60,6 +60,7 @@ DATABASE_DOWN = Answer(
 # of the driver's exception inside it) that is listed here decides.
 ANSWERS: dict[type[BaseException], Answer] = {
     NotFound: Answer(404, "not_found", "No appointment has this id."),
+    WebhookNotFound: Answer(404, "not_found", "No webhook has this id."),
     PreconditionFailed: Answer(
         412,
         "precondition_failed",

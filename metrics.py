@@ -11,21 +11,32 @@ statement is from its SQL text: whoever runs a statement measures it.
 """
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a process of its own: a private directory
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sesame-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
-from prometheus_client import Counter, Gauge, Histogram  # noqa: E402
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # noqa: E402
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
+from prometheus_client.exposition import choose_encoder  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 if TYPE_CHECKING:
     from flask import Flask
+
+log = logging.getLogger("sesame")
+# Webhook figures kept in the database (every dispatcher on every host adds to them):
+# attempts by outcome, and per subscription the age of its oldest undelivered event.
+DatabaseMetrics = Callable[[], tuple[dict[str, int], dict[int, float]]]
 
 CONFLICTS = Counter(
     "sesame_conflicts_total",
@@ -60,16 +71,61 @@ READS = Counter(
 )
 
 
-def init_app(app: "Flask") -> None:
-    """Serve /metrics with request counts and latencies by method, endpoint and status."""
+def init_app(app: "Flask", database_metrics: DatabaseMetrics | None = None) -> None:
+    """Serve /metrics with request counts and latencies by method, endpoint and status, and
+    the figures `database_metrics` reads at each scrape."""
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
-    GunicornInternalPrometheusMetrics(
+    exporter = GunicornInternalPrometheusMetrics(
         app,
         group_by="endpoint",
         defaults_prefix="flask",
         excluded_paths=["^/metrics$"],
     )
+    if database_metrics is not None:
+        # In multiprocess mode the exporter builds a fresh registry at each scrape, so a
+        # collector registered anywhere else is never asked: its scrape is replaced instead.
+        def scrape(accept_header: Any = None, names: Any = None) -> tuple[str, str]:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            registry.register(_DatabaseCollector(database_metrics))
+            if names:
+                registry = registry.restricted_registry(names)  # type: ignore[assignment]
+            encode, content_type = choose_encoder(accept_header)
+            return encode(registry).decode("utf-8"), content_type
+
+        exporter.generate_metrics = scrape  # type: ignore[method-assign]
+
+
+class _DatabaseCollector:
+    """The webhook figures, read from the database when /metrics is scraped (not per request)."""
+
+    def __init__(self, read: DatabaseMetrics) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            outcomes, backlog = self.read()
+        except SQLAlchemyError:  # the rest of /metrics still answers
+            log.warning("webhook metrics: the database does not answer")
+            return
+        deliveries = CounterMetricFamily(
+            "sesame_webhook_deliveries",
+            "Webhook delivery attempts by outcome: delivered, rejected (non-2xx), timeout, "
+            "unreachable, refused (address not allowed).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(outcomes.items()):
+            deliveries.add_metric([outcome], count)
+        yield deliveries
+        oldest = GaugeMetricFamily(
+            "sesame_webhook_oldest_undelivered_seconds",
+            "Per webhook subscription, the age of its oldest undelivered event (0: none).",
+            labels=["webhook"],
+        )
+        for webhook_id, age in sorted(backlog.items()):
+            oldest.add_metric([str(webhook_id)], age)
+        yield oldest
 
 
 def mark_process_dead(pid: int) -> None:

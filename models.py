@@ -15,13 +15,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
     String,
     text,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain import ACTIVE, CANCELLED
@@ -121,3 +122,69 @@ class AppointmentVersion(Base):
             postgresql_using="gist",
         ),
     )
+
+
+# Webhook subscriptions (webhooks.py owns their SQL, dispatcher.py delivers them).
+WEBHOOK_STATUS_CHECK = "status IN ('active', 'failing')"
+
+
+class Webhook(Base):
+    """A subscription: where to push which calendars' versions, and how far it has got.
+
+    `cursor_txid`/`cursor_seq` is the subscription's position in the change feed (see
+    `queries.changes`), advanced only after the receiver answered 2xx. `claimed_until` is the
+    lease of the dispatcher working it: claims are rows, not open transactions or session locks,
+    so they hold across PgBouncer's transaction mode and die with a crashed dispatcher.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    calendars: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    description: Mapped[str] = mapped_column(String(500))
+    # The signing key must be usable to sign, so it is kept, and never shown after creation.
+    secret: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cursor_txid: Mapped[int] = mapped_column(BigInteger)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger)
+    # Failed attempts at the event at the cursor, since when, and when to try it again.
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(WEBHOOK_STATUS_CHECK, name="status_known"),)
+
+
+class WebhookAttempt(Base):
+    """The latest delivery attempts of each subscription (a bounded history)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("webhooks.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(32))
+    appointment_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status, if any
+    error: Mapped[str | None] = mapped_column(String(500))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_webhook_attempts_webhook_id_id", "webhook_id", "id"),)
+
+
+class WebhookOutcome(Base):
+    """Delivery attempts ever made, by outcome: a counter every dispatcher adds to."""
+
+    __tablename__ = "webhook_outcomes"
+
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

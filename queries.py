@@ -166,11 +166,16 @@ def _book(query: BookQuery) -> tuple[sql.Composed, dict[str, Any]]:
     return sql.Composed([table, condition, order]), params
 
 
+# The feed's commit-safe rule: serve a version only once its transaction id is below the
+# horizon, the oldest transaction still running, so that no transaction that could yet commit
+# a version ordered before it is still open. The webhook dispatcher reads by the same rule
+# (webhooks.py).
+FEED_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _CHANGES = f"""
     SELECT {_VERSION}, recorded_at, txid, seq
       FROM appointment_versions
      WHERE (txid, seq) > (%(txid)s, %(seq)s)
-       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+       AND txid < {FEED_HORIZON}
      ORDER BY txid, seq
      LIMIT %(limit)s
     """

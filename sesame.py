@@ -13,6 +13,9 @@ does lives in its own module, and imports flow one way, from HTTP down to the do
             per-transaction timeouts)
   beside    config.py (settings) · logs.py · metrics.py · boot.py (container entry) ·
             gunicorn.conf.py; dev and ops tooling lives in tools/, never shipped.
+  webhooks  webhook_views.py (routes) · webhook_schemas.py (wire) · webhooks.py (their SQL) ·
+            urlpolicy.py (where we may send) · dispatcher.py (delivery) · cli.py
+            (`flask --app sesame webhooks run`)
 
 gunicorn serves `sesame:create_app()`; no connection is opened before a worker forks.
 """
@@ -35,9 +38,12 @@ import openapi
 import protocol
 import ratelimit
 import replicas
+import webhooks
+from cli import webhooks_cli
 from config import settings_from_env
 from database import db
 from views import appointments
+from webhook_views import blp as webhook_operations
 
 __version__ = "0.2.0"  # the one place; pyproject.toml reads it from here
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -59,8 +65,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     auth.init_app(app)
     ratelimit.init_app(app)
-    metrics.init_app(app)
+    metrics.init_app(app, database_metrics=_webhook_metrics)
     api = openapi.init_app(app, version=__version__)
     api.register_blueprint(appointments)
+    api.register_blueprint(webhook_operations)
+    app.cli.add_command(webhooks_cli)
     errors.init_app(app)
     return app
+
+
+def _webhook_metrics() -> tuple[dict[str, int], dict[int, float]]:
+    """What /metrics reports of webhooks, read from the database at each scrape: every
+    dispatcher, on any host, counts there."""
+    return webhooks.outcome_counts(db.engine), webhooks.backlog_ages(db.engine)

@@ -27,6 +27,7 @@ class Scenario:
 CEILING = "pgbench ceiling (create SQL)"
 CREATE = "create, 100 calendars"
 CREATE_ONE = "create, one calendar"
+CREATE_WEBHOOKS = "create, 100 calendars, 3 active webhook subscriptions"
 UPDATE = "update"
 LIST = "read: list page"
 DAY = "read: a calendar's day"
@@ -48,6 +49,14 @@ SCENARIOS = (
     Scenario("read_deep_cursor", DEEP_CURSOR, "read_deep.lua", deep="cursor"),
     Scenario("mixed", MIXED, "mixed.lua", first_size_only=True),
 )
+# The webhook row (issue 17), at the first size: the create scenario again, on the same
+# gunicorn, with this many active subscriptions to every calendar and a dispatcher delivering
+# each version to a receiver on loopback that answers 204. Writes never wait for deliveries.
+WEBHOOK_SUBSCRIPTIONS = 3
+WEBHOOK_DISPATCHER_SETTINGS = {"WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE": "1"}
+# How long the deliveries may take to catch up after the row, before the bench says they lag.
+WEBHOOK_DRAIN_S = 120
+
 # The framework floor: bench/floor.py (a bare Flask app answering a fixed appointment) under
 # the service's own gunicorn.conf.py and defaults, loaded as the by-id read is. Once, at the
 # first size (it has no book).
@@ -151,6 +160,7 @@ TARGETS: tuple[Target, ...] = (
     Ratio(CREATE, CEILING, 0.5),
     Ratio(CREATE_ONE, CEILING, 0.35),
     Ratio(UPDATE, CEILING, 0.5),
+    Ratio(CREATE_WEBHOOKS, CREATE, 0.95),  # active subscriptions cost creates at most 5%
     Ratio(CREATE, CEILING, 3.0, figure="p50_ms", at_most=True),
     Ratio(BY_ID, FLOOR, 0.5),
     Ratio(LIST, FLOOR, 0.25),

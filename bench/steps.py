@@ -4,7 +4,10 @@ they are, meters.py measures them, report.py reads them.
 """
 
 import contextlib
+import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 import requests
+from sqlalchemy import create_engine
 
+import webhooks
 from bench import BenchError, log, plan
 from bench.database import Database, Regions, book, pgbouncer, rows_written
 from bench.meters import CONNECTIONS, mib, run_ceiling, run_wrk, settle, worker_rss
@@ -139,6 +144,71 @@ class Run:
         for scenario in plan.SCENARIOS:
             if first or not scenario.first_size_only:
                 self.scenario(step, stored, scenario)
+        if first:
+            self.webhooks(step, stored)
+
+    def webhooks(self, step: int, stored: int) -> None:
+        """The create row again, on the same gunicorn, with WEBHOOK_SUBSCRIPTIONS active
+        subscriptions to every calendar and a dispatcher delivering to a receiver on loopback;
+        recorded with its ratio to the plain create row. The subscriptions are made through
+        webhooks.py (the measured gunicorn, like production, refuses loopback URLs) and
+        deleted afterwards, so that no later row pays for them."""
+        plain = next(r for r in self.runs if r["step"] == step and r["scenario"] == plan.CREATE)
+        engine = create_engine(self.db.url)
+        env = {**os.environ, "DATABASE_URL": self.db.url, **plan.WEBHOOK_DISPATCHER_SETTINGS}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        with (
+            live.Receiver(status=204) as receiver,
+            contextlib.ExitStack() as stack,
+            open(self.log_dir / "dispatcher.log", "wb") as output,
+        ):
+            ids = [
+                webhooks.create(
+                    engine, url=f"{receiver.base}/bench-{n}", calendars=["*"], description="bench"
+                ).id
+                for n in range(plan.WEBHOOK_SUBSCRIPTIONS)
+            ]
+            stack.callback(engine.dispose)
+            for webhook_id in ids:
+                stack.callback(webhooks.delete, engine, webhook_id)
+            dispatcher = subprocess.Popen(
+                live.DISPATCHER, cwd=live.ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+            stack.callback(live.stop, dispatcher)
+            dispatcher_log = self.log_dir / "dispatcher.log"
+            live.wait_until(
+                lambda: "webhook dispatcher" in dispatcher_log.read_text(errors="replace"),
+                what="the webhook dispatcher",
+                process=dispatcher,
+                log=dispatcher_log,
+            )
+            log(f"{plan.CREATE_WEBHOOKS}: dispatcher up, subscriptions {ids}")
+            run = self.scenario(step, stored, plan.scenario("create"), name=plan.CREATE_WEBHOOKS)
+            delivered_in_run = len(receiver.received)
+            expected = run["rows_written"] * len(ids)
+            started = time.monotonic()
+            with contextlib.suppress(RuntimeError):
+                live.wait_until(
+                    lambda: len(receiver.received) >= expected,
+                    what="webhook deliveries",
+                    timeout=plan.WEBHOOK_DRAIN_S,
+                    process=dispatcher,
+                )
+            run["webhooks"] = {
+                "subscriptions": len(ids),
+                "expected": expected,
+                "delivered_during_run": delivered_in_run,
+                "delivered": len(receiver.received),
+                "caught_up_s": round(time.monotonic() - started, 1),
+            }
+        compare(run, plain, "plain create")
+        self.note(
+            f"{plan.CREATE_WEBHOOKS}: {run['x_reference']['rps']:.2f}× the plain create row;"
+            f" {delivered_in_run:,} of {expected:,} deliveries made during the run,"
+            f" {run['webhooks']['delivered']:,} within {run['webhooks']['caught_up_s']} s after"
+        )
+        if run["webhooks"]["delivered"] == 0:
+            raise BenchError("the webhook row delivered nothing: see dispatcher.log")
 
     def floor(self, step: int, stored: int) -> None:
         """bench/floor.py under the same gunicorn settings, loaded as the by-id read is."""

@@ -107,6 +107,13 @@ def clean(app) -> None:
 
 
 @pytest.fixture
+def no_webhooks(app) -> None:
+    """No webhook subscription, attempt or outcome count before the test."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("TRUNCATE webhooks, webhook_attempts, webhook_outcomes"))
+
+
+@pytest.fixture
 def client(app, clean):
     """Flask's test client on an empty book (tests/http runs its tests over HTTP too)."""
     return app.test_client()

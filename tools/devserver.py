@@ -1,9 +1,11 @@
 """`make run`: the service on a developer's machine, with a database even if none is given.
 
-With DATABASE_URL (or the seed's DB_* settings) it does what the container does (boot.py:
-migrate, then exec gunicorn). Without, it starts the embedded PostgreSQL on DATA_DIR (default
-.data/), migrates it, runs gunicorn, and stops the database cleanly when gunicorn exits, so the
-next run reuses the data. Dev tooling: never used in the image, never used in production.
+With DATABASE_URL (or the seed's DB_* settings) it migrates that database as the container does
+(boot.py). Without, it starts the embedded PostgreSQL on DATA_DIR (default .data/) and migrates
+it. Either way it then runs gunicorn and the webhook dispatcher side by side (a container runs
+the dispatcher as a service of its own), stops the dispatcher when gunicorn exits, and stops the
+embedded database last, so the next run reuses the data. Dev tooling: never used in the image,
+never used in production.
 """
 
 import logging
@@ -15,12 +17,13 @@ from pathlib import Path
 
 import boot
 from tools import embedded_db
-from tools.live import ROOT
+from tools.live import DISPATCHER, ROOT, stop
 
 
 def main() -> int:
     if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
-        return boot.main([])
+        status = boot.main(["migrate"])
+        return status or serve_with_dispatcher()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return serve_on_embedded_postgres(Path(os.environ.get("DATA_DIR", ROOT / ".data")))
 
@@ -32,14 +35,29 @@ def serve_on_embedded_postgres(data_dir: Path) -> int:
         os.environ["DATABASE_URL"] = url
         logging.getLogger("sesame").info("embedded PostgreSQL on %s", data_dir / "postgres")
         boot.migrate()
-        gunicorn = subprocess.Popen(boot.GUNICORN, cwd=ROOT)
-        # Ctrl-C reaches gunicorn through the terminal's process group; a SIGTERM sent to us
-        # alone is passed on. Either way we wait for gunicorn's graceful exit, then stop.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: gunicorn.send_signal(signal.SIGTERM))
-        return gunicorn.wait()
+        return serve_with_dispatcher()
     finally:
         server.cleanup()
+
+
+def serve_with_dispatcher() -> int:
+    """gunicorn and the webhook dispatcher side by side; both stop when gunicorn does.
+
+    Ctrl-C reaches both through the terminal's process group; a SIGTERM sent to us alone is
+    passed on. Either way we wait for gunicorn's graceful exit, then for the dispatcher's
+    (attempts in flight finish within WEBHOOK_TIMEOUT_S)."""
+    gunicorn = subprocess.Popen(boot.GUNICORN, cwd=ROOT)
+    dispatcher = subprocess.Popen(DISPATCHER, cwd=ROOT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def pass_on(*_: object) -> None:
+        for child in (gunicorn, dispatcher):
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    status = gunicorn.wait()
+    stop(dispatcher, grace=60)
+    return status
 
 
 if __name__ == "__main__":

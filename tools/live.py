@@ -1,5 +1,6 @@
 """Live servers for the tests and the benchmark: free ports, waiting until something is up,
-a real gunicorn started exactly as `make run` starts it, and appointment request bodies.
+a real gunicorn started exactly as `make run` starts it, a webhook receiver on loopback, and
+appointment request bodies.
 
 The one place that knows how to start and stop a server and how long to wait for it, so that
 the tests, `make bench` and the infrastructure launchers never hand-write a polling loop.
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_APP = "sesame:create_app()"
+# The webhook dispatcher, as `make run` and compose run it.
+DISPATCHER = [sys.executable, "-m", "flask", "--app", "sesame", "webhooks", "run"]
 
 
 def free_port() -> int:
@@ -141,6 +145,42 @@ def stop(process: subprocess.Popen, grace: float = 40) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records every POST (body and headers, in arrival order)
+    and answers `status` with no body. A context manager; `base` is its URL."""
+
+    def __init__(self, status: int = 204) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((body, dict(self.headers)))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> "Receiver":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 BASE_TIME = datetime(2030, 1, 1, tzinfo=UTC)

@@ -38,6 +38,12 @@ def test_document_lists_every_operation_with_an_operation_id(client):
         ("/availability", "get"): "getAvailability",
         ("/health", "get"): "getHealth",
         ("/health/ready", "get"): "getReadiness",
+        ("/webhooks", "post"): "createWebhook",
+        ("/webhooks", "get"): "listWebhooks",
+        ("/webhooks/{webhook_id}", "get"): "getWebhook",
+        ("/webhooks/{webhook_id}", "delete"): "deleteWebhook",
+        ("/webhooks/{webhook_id}/enable", "post"): "enableWebhook",
+        ("/webhooks/{webhook_id}/deliveries", "get"): "listWebhookDeliveries",
     }
 
 

@@ -8,6 +8,8 @@ from .appointment_version_out_status import AppointmentVersionOutStatus
 from .availability_out import AvailabilityOut
 from .busy_out import BusyOut
 from .changes_out import ChangesOut
+from .delivery_out import DeliveryOut
+from .delivery_out_type import DeliveryOutType
 from .error_out import ErrorOut
 from .error_out_checks import ErrorOutChecks
 from .error_out_errors import ErrorOutErrors
@@ -21,6 +23,11 @@ from .problem_out_checks import ProblemOutChecks
 from .problem_out_errors import ProblemOutErrors
 from .readiness_out import ReadinessOut
 from .readiness_out_replicas import ReadinessOutReplicas
+from .webhook_created_out import WebhookCreatedOut
+from .webhook_created_out_status import WebhookCreatedOutStatus
+from .webhook_in import WebhookIn
+from .webhook_out import WebhookOut
+from .webhook_out_status import WebhookOutStatus
 
 __all__ = (
     "AppointmentIn",
@@ -31,6 +38,8 @@ __all__ = (
     "AvailabilityOut",
     "BusyOut",
     "ChangesOut",
+    "DeliveryOut",
+    "DeliveryOutType",
     "ErrorOut",
     "ErrorOutChecks",
     "ErrorOutErrors",
@@ -44,4 +53,9 @@ __all__ = (
     "ProblemOutErrors",
     "ReadinessOut",
     "ReadinessOutReplicas",
+    "WebhookCreatedOut",
+    "WebhookCreatedOutStatus",
+    "WebhookIn",
+    "WebhookOut",
+    "WebhookOutStatus",
 )

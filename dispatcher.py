@@ -1,0 +1,351 @@
+"""The webhook dispatcher: claims subscriptions, signs their events and POSTs them, in order.
+
+`flask --app sesame webhooks run` runs one; several may run at once, on several hosts. Each
+subscription is worked by one dispatcher at a time (a lease row, see `webhooks.claim`) on a
+thread of its own, at most WEBHOOK_CONCURRENCY at once, so one slow or dead receiver holds
+one thread and never delays another subscription. Every database step is a short transaction
+of its own; none is open during an HTTP request, so it runs through PgBouncer's transaction
+mode like the rest.
+
+Per subscription: read the next events after its cursor, send them one by one, and move the
+cursor past each only after a 2xx. A failure records the attempt, schedules a retry of the
+same event with exponential backoff and jitter, and releases the subscription; failing for
+WEBHOOK_GIVE_UP_S makes it `failing` until enabled. A crash loses nothing: the cursor is where
+the last 2xx left it, and the lease runs out. A retry carries the same `webhook-id`.
+
+Each request: Standard Webhooks headers and signature, the address checked by `urlpolicy`
+connected to directly (never resolved twice), a hard deadline of WEBHOOK_TIMEOUT_S for the
+whole exchange, no redirects followed, at most a few KiB of the answer read.
+"""
+
+import http.client
+import json
+import logging
+import random
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from standardwebhooks.webhooks import Webhook
+
+import webhooks
+from formats import format_time
+from schemas import AppointmentVersionOut
+from urlpolicy import Target, UrlPolicy, UrlRefused, resolve
+
+log = logging.getLogger("sesame.webhooks")
+
+MAX_RESPONSE_BYTES = 4096
+USER_AGENT = "Sesame-Webhooks/1"
+# Outcomes of an attempt, as counted in the metrics.
+DELIVERED, REJECTED, TIMEOUT, UNREACHABLE, REFUSED = (
+    "delivered",
+    "rejected",
+    "timeout",
+    "unreachable",
+    "refused",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    timeout_s: float = 5
+    give_up_s: float = 3 * 24 * 3600
+    lease_s: float = 60
+    concurrency: int = 8
+    backoff_base_s: float = 1
+    backoff_max_s: float = 3600
+    poll_s: float = 0.25
+    batch: int = 100
+    work_s: float = 10  # then the subscription is handed back, so others get a turn
+    policy: UrlPolicy = UrlPolicy()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "DispatchSettings":
+        return cls(
+            timeout_s=config["WEBHOOK_TIMEOUT_S"],
+            give_up_s=config["WEBHOOK_GIVE_UP_S"],
+            lease_s=config["WEBHOOK_LEASE_S"],
+            concurrency=config["WEBHOOK_CONCURRENCY"],
+            backoff_base_s=config["WEBHOOK_BACKOFF_BASE_S"],
+            backoff_max_s=config["WEBHOOK_BACKOFF_MAX_S"],
+            poll_s=config["WEBHOOK_POLL_MS"] / 1000,
+            policy=UrlPolicy(config["WEBHOOK_ALLOW_HTTP"], config["WEBHOOK_ALLOW_PRIVATE"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: str
+    status: int | None = None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == DELIVERED
+
+
+class _ClaimLost(Exception):
+    """The subscription was deleted, disabled or its lease taken over: stop working it."""
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, settings: DispatchSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.token = uuid.uuid4().hex[:16]
+        self.stopping = threading.Event()
+        self._working: dict[int, Future] = {}
+
+    def stop(self) -> None:
+        """Claim nothing more; attempts in flight finish (within the timeout), then exit."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        log.info(
+            "webhook dispatcher %s: up to %d subscriptions at once",
+            self.token,
+            self.settings.concurrency,
+        )
+        with ThreadPoolExecutor(self.settings.concurrency, "webhook") as pool:
+            while not self.stopping.is_set():
+                try:
+                    self._claim_more(pool)
+                except Exception:  # the database may be down for a while: keep trying
+                    log.exception("could not claim webhook subscriptions")
+                    self.stopping.wait(1)
+                self.stopping.wait(self.settings.poll_s)
+        log.info("webhook dispatcher %s stopped", self.token)
+
+    def _claim_more(self, pool: ThreadPoolExecutor) -> None:
+        for webhook_id, future in list(self._working.items()):
+            if future.done():
+                del self._working[webhook_id]
+        free = self.settings.concurrency - len(self._working)
+        if free <= 0:
+            return
+        with self.engine.begin() as connection:
+            claims = webhooks.claim(
+                connection,
+                token=self.token,
+                limit=free,
+                lease_s=self.settings.lease_s,
+                busy=list(self._working),
+            )
+        for claimed in claims:
+            self._working[claimed.id] = pool.submit(self._work, claimed)
+
+    def _work(self, claimed: webhooks.Claim) -> None:
+        try:
+            self._deliver(claimed)
+        except _ClaimLost:
+            log.info("webhook %d: no longer ours (deleted, disabled or taken over)", claimed.id)
+        except Exception:
+            log.exception("webhook %d: delivery stopped by an error; retried later", claimed.id)
+            try:
+                with self.engine.begin() as connection:
+                    webhooks.release(connection, claimed)
+            except Exception:  # the lease runs out on its own
+                log.warning("webhook %d: could not release its claim", claimed.id)
+
+    def _deliver(self, claimed: webhooks.Claim) -> None:
+        """Send the subscription's events in order until none are left, one fails, time is up
+        or the dispatcher stops; then hand it back."""
+        settings = self.settings
+        position = (claimed.txid, claimed.seq)
+        attempt = claimed.attempt
+        handed_back_at = time.monotonic() + settings.work_s
+        while not self.stopping.is_set() and time.monotonic() < handed_back_at:
+            with self.engine.begin() as connection:
+                batch = webhooks.next_events(
+                    connection, claimed, after=position, limit=settings.batch
+                )
+            for event in batch.events:
+                if self.stopping.is_set():
+                    break
+                attempt += 1
+                result = send(claimed.url, claimed.secret, event, settings)
+                with self.engine.begin() as connection:
+                    if not result.delivered:
+                        self._failed(connection, claimed, event, attempt, result)
+                        return
+                    if not webhooks.advance(
+                        connection, claimed, to=(event.txid, event.seq), lease_s=settings.lease_s
+                    ):
+                        raise _ClaimLost()
+                    webhooks.record_attempt(
+                        connection,
+                        claimed,
+                        event,
+                        attempt=attempt,
+                        status=result.status,
+                        error=None,
+                        outcome=DELIVERED,
+                    )
+                position, attempt = (event.txid, event.seq), 0
+            else:
+                if batch.end > position:  # past rows of other calendars, too
+                    with self.engine.begin() as connection:
+                        if not webhooks.advance(
+                            connection, claimed, to=batch.end, lease_s=settings.lease_s
+                        ):
+                            raise _ClaimLost()
+                    position = batch.end
+                if len(batch.events) < settings.batch:
+                    break
+        with self.engine.begin() as connection:
+            webhooks.release(connection, claimed)
+
+    def _failed(
+        self,
+        connection: Any,
+        claimed: webhooks.Claim,
+        event: webhooks.Event,
+        attempt: int,
+        result: Result,
+    ) -> None:
+        delay = backoff(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
+        status = webhooks.postpone(
+            connection,
+            claimed,
+            attempt=attempt,
+            delay_s=delay,
+            give_up_s=self.settings.give_up_s,
+        )
+        if status is None:
+            raise _ClaimLost()
+        webhooks.record_attempt(
+            connection,
+            claimed,
+            event,
+            attempt=attempt,
+            status=result.status,
+            error=result.error,
+            outcome=result.outcome,
+            next_attempt_in=None if status == webhooks.FAILING else delay,
+        )
+        log.warning(
+            "webhook %d: %s attempt %d failed (%s); %s",
+            claimed.id,
+            event.id,
+            attempt,
+            result.error,
+            "gave up: failing until enabled"
+            if status == webhooks.FAILING
+            else f"retry in {delay:.1f} s",
+        )
+
+
+def backoff(attempt: int, base_s: float, max_s: float) -> float:
+    """Seconds before retry number `attempt` (1, 2, ...): doubling from `base_s` up to `max_s`,
+    with jitter (half fixed, half random) so that receivers coming back are not stampeded."""
+    delay = min(max_s, base_s * 2 ** min(attempt - 1, 40))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def payload(event: webhooks.Event, now: datetime) -> str:
+    """The Standard Webhooks body; `data` is the version exactly as GET /changes shows it."""
+    body = {
+        "type": event.type,
+        "timestamp": format_time(now),
+        "data": AppointmentVersionOut().dump(event.version),
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def send(url: str, secret: str, event: webhooks.Event, settings: DispatchSettings) -> Result:
+    """One attempt: check and resolve the URL now, sign, POST to the address checked."""
+    try:
+        target = resolve(url, settings.policy)
+    except UrlRefused as refused:
+        return Result(REFUSED, error=f"refused: {refused}")
+    now = datetime.fromtimestamp(int(time.time()), UTC)  # whole seconds, as signed
+    body = payload(event, now)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(event.id, now, body),
+    }
+    return post(target, body.encode(), headers, settings.timeout_s)
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> Result:
+    """POST and read the status, within `timeout_s` for everything (connect, TLS, send, answer):
+    a timer shuts the socket if the receiver is slower, however it drips its bytes."""
+    connection = _connection(target, timeout_s)
+    expired = threading.Event()
+
+    def _expire() -> None:
+        expired.set()
+        connection.abort()
+
+    timer = threading.Timer(timeout_s, _expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_RESPONSE_BYTES)  # no more: the body is not ours to buffer
+        status = response.status
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if expired.is_set() or isinstance(error, TimeoutError | socket.timeout):
+            return Result(TIMEOUT, error=f"timed out after {timeout_s:g} s")
+        return Result(UNREACHABLE, error=f"{type(error).__name__}: {error}"[:300])
+    finally:
+        timer.cancel()
+        connection.close()
+    if 200 <= status < 300:
+        return Result(DELIVERED, status=status)
+    if 300 <= status < 400:
+        return Result(REJECTED, status, f"HTTP {status}: redirects are not followed")
+    return Result(REJECTED, status, f"HTTP {status}")
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """http.client's connection to `address`, whatever `host` (the Host header) resolves to."""
+
+    def __init__(self, target: Target, timeout_s: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout_s)
+        self.address = target.address
+        self.raw: socket.socket | None = None
+
+    def _open(self) -> socket.socket:
+        self.raw = socket.create_connection((self.address, self.port), self.timeout)
+        return self.raw
+
+    def connect(self) -> None:
+        self.sock = self._open()
+
+    def abort(self) -> None:
+        """From another thread: make a blocked connect, send or read return at once."""
+        if self.raw is not None:
+            try:
+                self.raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    """The same over TLS, the certificate checked against the URL's host name."""
+
+    default_port = 443
+    context = ssl.create_default_context()
+
+    def connect(self) -> None:
+        self.sock = self.context.wrap_socket(self._open(), server_hostname=self.host)
+
+
+def _connection(target: Target, timeout_s: float) -> _PinnedHTTP:
+    if target.scheme == "https":
+        return _PinnedHTTPS(target, timeout_s)
+    return _PinnedHTTP(target, timeout_s)
