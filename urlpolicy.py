@@ -47,9 +47,12 @@ def check_url(url: str, policy: UrlPolicy) -> SplitResult:
         raise UrlRefused(f"Must be at most {MAX_URL_LENGTH} characters.")
     if not url.isascii() or any(c.isspace() or ord(c) < 32 for c in url):
         raise UrlRefused("Must be an ASCII URL without spaces (punycode for other names).")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # ValueError for a malformed [IPv6] host
+    except ValueError:
+        raise UrlRefused("Is not a valid URL.") from None
     allowed = ("https", "http") if policy.allow_http else ("https",)
-    if parts.scheme not in allowed:
+    if parts.scheme not in allowed or not url.startswith(f"{parts.scheme}://"):
         raise UrlRefused(
             "Must be an https:// URL." if not policy.allow_http else "Must be http(s)://."
         )

@@ -12,6 +12,10 @@ from schemas import QueryInteger, UtcTime
 from urlpolicy import MAX_URL_LENGTH
 from webhooks import EVENT_TYPES, FAILING
 
+# What the document can say of an accepted URL: http(s) in lower case, then printable ASCII
+# without spaces. The rest (a host, no credentials or #fragment, and whether http or a private
+# address is allowed, which is the deployment's choice) is urlpolicy's, and said in words.
+URL_PATTERN = r"^https?://[!-~]+$"
 _PATTERN = re.compile(r"[A-Za-z0-9._*-]{1,64}", re.ASCII)
 
 
@@ -38,12 +42,14 @@ class WebhookIn(Schema):
         validate=validate.Length(1, MAX_URL_LENGTH),
         metadata={
             "description": "Where events are POSTed: https, to a public address (unless the "
-            "deployment sets WEBHOOK_ALLOW_HTTP / WEBHOOK_ALLOW_PRIVATE).",
+            "deployment sets WEBHOOK_ALLOW_HTTP / WEBHOOK_ALLOW_PRIVATE), with a host, without "
+            "credentials or a #fragment.",
+            "pattern": URL_PATTERN,
             "example": "https://crm.example.com/hooks/sesame",
         },
     )
     calendars = fields.List(
-        fields.String(validate=validate_pattern),
+        fields.String(validate=validate_pattern, metadata={"pattern": "^[A-Za-z0-9._*-]{1,64}$"}),
         load_default=lambda: ["*"],
         validate=validate.Length(1, 50),
         metadata=_CALENDARS_DOC,

@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from formats import decode_cursor, parse_time
 from schemas import AvailabilityQuery
+from urlpolicy import UrlPolicy, UrlRefused, check_url
 
 ALL_CHECKS = CHECKS.get_all()
 
@@ -91,6 +92,14 @@ def by_design(case) -> str | None:
         # meaning is opaque by design, so the document cannot tell it from a real one.
         if query.get(name) is not None and not _issued(query[name]):
             return f"a {name} this service never gave out"
+    if case.path == "/webhooks" and isinstance(body.get("url"), str):
+        # Which schemes and addresses a webhook may use is the deployment's choice (https and
+        # public addresses by default, WEBHOOK_ALLOW_HTTP / _PRIVATE) and a port's range or a
+        # name's syntax is beyond a pattern: the document states the shape, urlpolicy the rest.
+        try:
+            check_url(body["url"], UrlPolicy())
+        except UrlRefused:
+            return "a webhook URL that this deployment's URL policy refuses"
     return None
 
 

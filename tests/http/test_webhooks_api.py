@@ -105,3 +105,9 @@ def test_http_and_private_addresses_when_the_deployment_allows_them(make_app, no
     only_http = make_app(WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE="0").test_client()
     assert only_http.post("/webhooks", json={"url": "http://a.example/h"}).status_code == 201
     assert only_http.post("/webhooks", json={"url": "http://127.0.0.1/h"}).status_code == 400
+
+
+def test_a_malformed_ipv6_url_is_refused_as_invalid_not_a_500(client):
+    response = client.post("/webhooks", json={"url": "https://[abc/hook"})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "validation_failed"

@@ -15,7 +15,8 @@ class WebhookIn:
     """
     Attributes:
         url (str): Where events are POSTed: https, to a public address (unless the deployment sets WEBHOOK_ALLOW_HTTP /
-            WEBHOOK_ALLOW_PRIVATE). Example: https://crm.example.com/hooks/sesame.
+            WEBHOOK_ALLOW_PRIVATE), with a host, without credentials or a #fragment. Example:
+            https://crm.example.com/hooks/sesame.
         calendars (list[str] | Unset): Calendars whose changes are sent: exact names, or patterns where `*` stands for
             any characters (`clinic-a-*`); `*` alone is every calendar. Example: ['room-1', 'clinic-a-*'].
         description (str | Unset):  Default: ''. Example: CRM sync.
