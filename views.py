@@ -19,6 +19,7 @@ import ics
 import queries
 import replicas
 import services
+from auth import access
 from database import db
 from domain import AppointmentData, BookQuery
 from errors import error_response
@@ -72,7 +73,9 @@ def save_appointment(new: AppointmentData) -> Any:
     """Create the appointment, or update it if `updatedAt` is newer than the stored one.
 
     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free."""
-    result = services.save_appointment(db.engine, new=new, precondition=precondition())
+    result = services.save_appointment(
+        db.engine, new=new, precondition=precondition(), access=access()
+    )
     if result.created:
         return with_etag(result.appointment, 201, Location=f"/appointments/{new.id}")
     return with_etag(result.appointment)
@@ -86,7 +89,7 @@ def list_appointments(query: BookQuery) -> Any:
     """Appointments ordered by start, then id: by default the active ones, now.
 
     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor."""
-    page = replicas.read(queries.list_appointments_json, query)
+    page = replicas.read(queries.list_appointments_json, query, access())
     response = Response(page.body + "\n", mimetype="application/json")
     if page.count == query.limit and page.last is not None:
         response.headers["Link"] = next_page_link(*page.last)
@@ -108,7 +111,7 @@ def list_appointments(query: BookQuery) -> Any:
 @appointments.arguments(ListQuery, location="query")
 def appointments_calendar(query: BookQuery) -> Response:
     """Subscribe to this URL from Google Calendar, Outlook or Apple Calendar."""
-    book = replicas.read(queries.list_appointments, query)
+    book = replicas.read(queries.list_appointments, query, access())
     body = ics.render(book, name=f"Sesame {query.calendar or 'appointments'}")
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-cache"})
 
@@ -121,7 +124,7 @@ class AppointmentById(MethodView):
     @appointments.response(200, AppointmentOut, headers=ETAG_HEADER)
     @appointments.alt_response(304, description="Not modified: If-None-Match holds its ETag.")
     def get(self, appointment_id: int) -> Any:
-        appointment = queries.get_appointment(db.engine, appointment_id)
+        appointment = queries.get_appointment(db.engine, appointment_id, access())
         if not_modified(appointment):
             return Response(status=304, headers={"ETag": etag(appointment)})
         return with_etag(appointment)
@@ -133,7 +136,7 @@ class AppointmentById(MethodView):
     def delete(self, appointment_id: int) -> Any:
         """The record and its history stay; the slot is free at once."""
         cancelled = services.cancel_appointment(
-            db.engine, appointment_id=appointment_id, precondition=precondition()
+            db.engine, appointment_id=appointment_id, precondition=precondition(), access=access()
         )
         return with_etag(cancelled)
 
@@ -142,7 +145,7 @@ class AppointmentById(MethodView):
 @appointments.operation("getAppointmentHistory", "Every version, oldest first", errors=(404, 503))
 @appointments.response(200, AppointmentVersionOut(many=True))
 def get_appointment_history(appointment_id: int) -> Any:
-    return queries.appointment_history(db.engine, appointment_id)
+    return queries.appointment_history(db.engine, appointment_id, access())
 
 
 @appointments.route("/changes", methods=["GET"])
@@ -151,7 +154,7 @@ def get_appointment_history(appointment_id: int) -> Any:
 @appointments.response(200, ChangesOut)
 def list_changes(query: dict[str, Any]) -> Any:
     """Follow `next` to keep a copy in sync: each version appears exactly once, in order."""
-    return queries.changes(db.engine, after=query["since"], limit=query["limit"])
+    return queries.changes(db.engine, after=query["since"], limit=query["limit"], access=access())
 
 
 @appointments.route("/availability", methods=["GET"])
@@ -165,6 +168,7 @@ def get_availability(query: dict[str, Any]) -> Any:
         start=query["start"],
         end=query["end"],
         min_duration=timedelta(minutes=query["min_duration"]),
+        access=access(),
     )
 
 
