@@ -112,7 +112,9 @@ def _one_line(error: click.UsageError) -> str:
     return message
 
 
-cli = KeysGroup("keys", help="Create, revoke, rotate and list API keys in the database.")
+cli = KeysGroup(
+    "keys", help="Create, revoke, rotate and list API keys in the database.", no_args_is_help=False
+)
 
 
 def _name(value: str) -> str:
@@ -197,7 +199,7 @@ def _refuse_unknown_or_revoked(conn: Any, name: str) -> NoReturn:
     known = conn.execute(text("SELECT 1 FROM api_keys WHERE name = :name"), {"name": name})
     if known.first() is None:
         _refuse(f"no key named {name!r}")
-    _refuse(f"key {name!r} is revoked already")
+    _refuse(f"key {name!r} is revoked (names are never reused: create another)")
 
 
 @cli.command("list")

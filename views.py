@@ -30,6 +30,7 @@ from openapi import (
     IF_NONE_MATCH,
     LINK_HEADER,
     OPEN_ROUTE,
+    WRITE,
     SesameBlueprint,
 )
 from protocol import etag, next_page_link, not_modified, precondition, with_etag
@@ -60,7 +61,8 @@ SAVE_CONFLICTS = {
 @appointments.operation(
     "createOrUpdateAppointment",
     "Create or update by id",
-    errors=(400, 412, 503),
+    errors=(400, 403, 412, 503),
+    scope=WRITE,
     more=SAVE_CONFLICTS,
     parameters=[IF_MATCH, IF_NONE_MATCH],
 )
@@ -82,7 +84,7 @@ def save_appointment(new: AppointmentData) -> Any:
 
 
 @appointments.route("/appointments", methods=["GET"])
-@appointments.operation("listAppointments", "List the book", errors=(400, 503))
+@appointments.operation("listAppointments", "List the book", errors=(400, 403, 503))
 @appointments.arguments(ListQuery, location="query")
 @appointments.response(200, AppointmentOut(many=True), headers=LINK_HEADER)
 def list_appointments(query: BookQuery) -> Any:
@@ -100,7 +102,7 @@ def list_appointments(query: BookQuery) -> Any:
 @appointments.operation(
     "getAppointmentsCalendar",
     "The book as an iCalendar feed",
-    errors=(400, 503),
+    errors=(400, 403, 503),
     responses={
         "200": {
             "description": "RFC 5545 calendar, one VEVENT per appointment.",
@@ -130,7 +132,11 @@ class AppointmentById(MethodView):
         return with_etag(appointment)
 
     @appointments.operation(
-        "cancelAppointment", "Cancel an appointment", errors=(404, 412, 503), parameters=[IF_MATCH]
+        "cancelAppointment",
+        "Cancel an appointment",
+        errors=(403, 404, 412, 503),
+        parameters=[IF_MATCH],
+        scope=WRITE,
     )
     @appointments.response(200, AppointmentOut, description="Cancelled (or already was).")
     def delete(self, appointment_id: int) -> Any:
@@ -158,7 +164,9 @@ def list_changes(query: dict[str, Any]) -> Any:
 
 
 @appointments.route("/availability", methods=["GET"])
-@appointments.operation("getAvailability", "Busy and free time of a calendar", errors=(400, 503))
+@appointments.operation(
+    "getAvailability", "Busy and free time of a calendar", errors=(400, 403, 503)
+)
 @appointments.arguments(AvailabilityQuery, location="query")
 @appointments.response(200, AvailabilityOut)
 def get_availability(query: dict[str, Any]) -> Any:
@@ -173,7 +181,7 @@ def get_availability(query: dict[str, Any]) -> Any:
 
 
 @appointments.route("/health", methods=["GET"])
-@appointments.operation("getHealth", "Liveness: the process serves", always=OPEN_ROUTE)
+@appointments.operation("getHealth", "Liveness: the process serves", always=OPEN_ROUTE, scope=None)
 @appointments.response(200, HealthOut, description="The process serves requests.")
 def health() -> Any:
     """Answers without touching the database: restart the process only if this fails."""
@@ -185,6 +193,7 @@ def health() -> Any:
     "getReadiness",
     "Readiness: database up, schema current",
     always=OPEN_ROUTE,
+    scope=None,
     more={503: "`not_ready`: the database does not answer or its schema is not current."},
 )
 @appointments.response(200, ReadinessOut, description="Ready to serve.")
