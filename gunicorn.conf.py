@@ -89,7 +89,8 @@ def _stored_keys(url):
     libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         with psycopg.connect(libpq, connect_timeout=3) as conn:
-            return conn.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+            (count,) = conn.execute("SELECT count(*) FROM api_keys").fetchone() or (0,)
+            return count
     except psycopg.Error:
         return None
 
