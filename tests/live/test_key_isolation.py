@@ -258,3 +258,19 @@ def test_the_keys_name_reaches_the_logs_and_the_key_never(book):
     line = json.loads(next(line for line in server.log_lines() if marker in line))
     assert line["key"] == "clinic-a"
     assert not any(key in server.log.read_text() for key in book.keyed.keys.values())
+
+
+def test_the_generated_client_takes_the_key(book):
+    from sesame_client import AuthenticatedClient
+    from sesame_client.api.appointments import get_appointment, get_appointment_history
+    from sesame_client.models import AppointmentOut
+
+    base, key = book.keyed.server.base, book.keyed.keys["a"]
+    with AuthenticatedClient(base_url=base, token=key) as client:
+        mine = get_appointment.sync_detailed(client=client, appointment_id=1)
+        assert mine.status_code == 200 and isinstance(mine.parsed, AppointmentOut)
+        history = get_appointment_history.sync(client=client, appointment_id=2)
+        assert [v.recorded_by for v in history] == ["clinic-a", "clinic-a"]  # type: ignore[union-attr]
+        assert get_appointment.sync_detailed(client=client, appointment_id=11).status_code == 404
+    with AuthenticatedClient(base_url=base, token="ses_wrong") as client:
+        assert get_appointment.sync_detailed(client=client, appointment_id=1).status_code == 401
