@@ -56,8 +56,9 @@ class KeyRing:
     The refresh is lazy and never blocks more than it must: from 80% of `refresh_s` on, one
     request thread refreshes (a round trip) while the others keep answering from the map they
     have; only a map older than `refresh_s` (an idle worker) makes them wait for the refresh.
-    So a map older than `refresh_s` is never used. If the database does not answer, the map
-    in hand is kept (and retried each second); before the first load, the request fails (503).
+    So a map older than `refresh_s` is never used while the database answers. If it does not,
+    the threads that waited use the map in hand (one try per wait, never one after another),
+    retried a second later; before the first load, the request fails (503).
     """
 
     def __init__(self, env_keys: Iterable[str], refresh_s: float) -> None:
@@ -66,6 +67,7 @@ class KeyRing:
         self._keys: dict[bytes, Access] = dict(self._env)
         self._closed = bool(self._env)
         self._loaded_at = -math.inf  # time.monotonic() when the map's query was sent
+        self._tried_at = -math.inf  # ...when the last refresh was tried, whatever came of it
         self._lock = threading.Lock()
         self._used: set[str] = set()
 
@@ -81,13 +83,14 @@ class KeyRing:
         self._used.add(name)
 
     def _refresh(self, engine: Engine, *, wait: bool) -> None:
+        asked = time.monotonic()
         if not self._lock.acquire(blocking=wait):
             return  # another thread refreshes; the map in hand is young enough
         try:
-            if time.monotonic() - self._loaded_at < self._refresh_s * 0.8:
-                return  # refreshed while this thread waited
+            if self._tried_at >= asked and self._loaded_at != -math.inf:
+                return  # another thread tried while this one waited: one try is enough
             used, self._used = self._used, set()
-            sent = time.monotonic()
+            sent = self._tried_at = time.monotonic()
             try:
                 rows = database.run(engine, lambda conn, step: _load(conn, engine, used))
             except (SQLAlchemyError, psycopg.Error) as error:
