@@ -82,6 +82,8 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "DB_STATEMENT_TIMEOUT_MS": _int_env(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 1),
         "MAX_CONTENT_LENGTH": _int_env(env, "MAX_BODY_BYTES", 64 * 1024, 1),
         "API_KEYS": _list_env(env, "API_KEYS"),
+        # How old each worker's copy of the database's API keys may be (auth.py).
+        "KEYS_REFRESH_S": _int_env(env, "KEYS_REFRESH_S", 5, 1),
         "RATE_LIMIT": _rate_limit(env),
         "RATE_LIMIT_STORAGE_URI": _rate_limit_storage(env),
         "TRUSTED_PROXIES": _trusted_proxies(env),

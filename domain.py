@@ -9,8 +9,9 @@ Imports nothing of the app and nothing beyond the standard library: no Flask, no
 """
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 ACTIVE = "active"
@@ -55,9 +56,11 @@ class StoredAppointment:
 
 @dataclass(frozen=True, slots=True)
 class RecordedVersion(StoredAppointment):
-    """One entry of an appointment's history."""
+    """One entry of an appointment's history, with the name of the API key that wrote it
+    (None in open mode)."""
 
     recorded_at: datetime
+    recorded_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,10 @@ class NotFound(DomainError):
 
 class WebhookNotFound(NotFound):
     """No webhook subscription has this id."""
+
+
+class Forbidden(DomainError):
+    """The request's key does not open the calendar it names or writes (or cannot write)."""
 
 
 class StaleUpdate(DomainError):
@@ -139,6 +146,50 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
     if current.active and new.updated_at == current.updated_at and new == current.as_data():
         return Decision.REPLAY
     return Decision.STALE
+
+
+EVERY_CALENDAR = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a request may do: the key it came with (`key`, its name; None in open mode),
+    whether it may write, and the calendars it opens: exact names and `*` patterns, where `*`
+    alone is every calendar. Built once per key (the key cache holds it), not per request."""
+
+    key: str | None = None
+    write: bool = True
+    calendars: tuple[str, ...] = (EVERY_CALENDAR,)
+    _match: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _like: list[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pattern = "|".join(".*".join(map(re.escape, p.split("*"))) for p in self.calendars)
+        object.__setattr__(self, "_match", re.compile(f"(?:{pattern})", re.ASCII | re.DOTALL))
+        object.__setattr__(self, "_like", [like_pattern(p) for p in self.calendars])
+
+    @property
+    def everything(self) -> bool:
+        """Opens every calendar: the queries need no filter."""
+        return EVERY_CALENDAR in self.calendars
+
+    def opens(self, calendar: str) -> bool:
+        return self.everything or self._match.fullmatch(calendar) is not None
+
+    @property
+    def like_patterns(self) -> list[str]:
+        """The calendars as SQL LIKE patterns (`calendar LIKE ANY(...)`), wildcards escaped."""
+        return self._like
+
+
+def like_pattern(pattern: str) -> str:
+    """A calendar pattern as SQL LIKE writes it: `*` is `%`; LIKE's own `%`, `_` and its
+    escape character `\\` are escaped, so they match only themselves."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+FULL_ACCESS = Access()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 import metrics
-from domain import NotFound, PreconditionFailed, StaleUpdate, TimeRangeUnavailable, WebhookNotFound
+from domain import (
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    StaleUpdate,
+    TimeRangeUnavailable,
+    WebhookNotFound,
+)
 from formats import format_time
 
 log = logging.getLogger("sesame")
@@ -61,6 +68,11 @@ DATABASE_DOWN = Answer(
 ANSWERS: dict[type[BaseException], Answer] = {
     NotFound: Answer(404, "not_found", "No appointment has this id."),
     WebhookNotFound: Answer(404, "not_found", "No webhook has this id."),
+    # Says nothing of what is outside the key's calendars: not which calendar, not whether
+    # an appointment is there (an id of another calendar answers it, as ids are global).
+    Forbidden: Answer(
+        403, "forbidden", "This API key does not open that calendar or id; nothing changed."
+    ),
     PreconditionFailed: Answer(
         412,
         "precondition_failed",
@@ -133,6 +145,7 @@ def init_app(app: Flask) -> None:
 # Codes of werkzeug's HTTP errors where its own name would not do.
 _HTTP_CODES = {
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     413: "payload_too_large",
     429: "rate_limited",

@@ -1,9 +1,10 @@
 """gunicorn settings, all from the environment; `make run`, the container and the tests use it.
 
 The master validates the configuration before any worker starts (a bad value stops it with one
-line naming the variable), says once what is open or per-worker, and owns the directory where
-the workers' Prometheus metrics add up. Never imports the app itself (the workers do, after
-the fork), so that the master opens no database connection.
+line naming the variable), says once what is open or per-worker (for the API keys, after one
+short look at the database), and owns the directory where the workers' Prometheus metrics add
+up. Never imports the app itself (the workers do, after the fork), and closes that one
+connection before any worker forks, so that no worker inherits a database connection.
 """
 
 import os
@@ -63,7 +64,16 @@ def on_starting(server):
     os.makedirs(metrics_dir, exist_ok=True)
     log = server.log
     if not settings["API_KEYS"]:
-        log.warning("API_KEYS is not set: the API is open to anyone who can reach it")
+        stored = _stored_keys(settings["SQLALCHEMY_DATABASE_URI"])
+        if stored:
+            log.info("API keys: %d in the database (flask --app sesame keys list)", stored)
+        else:
+            log.warning(
+                "API_KEYS is not set: the API is open to anyone who can reach it%s; create the "
+                "first key with: make keys ARGS='create NAME --scope write --calendars \"*\"' "
+                "(flask --app sesame keys create ... where there is no make)",
+                "" if stored == 0 else " until a key is created",
+            )
     if settings["RATE_LIMIT"] and settings["RATE_LIMIT_STORAGE_URI"].startswith("memory"):
         if workers > 1:
             log.warning(
@@ -71,6 +81,21 @@ def on_starting(server):
                 "set RATE_LIMIT_STORAGE_URI=redis://... for one limit across workers and hosts",
                 workers,
             )
+
+
+def _stored_keys(url):
+    """How many API keys the database holds (None if it cannot tell): one short connection,
+    closed before any worker forks."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(libpq, connect_timeout=3) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM api_keys").fetchone() or (0,)
+            return count
+    except psycopg.Error:
+        return None
 
 
 def child_exit(server, worker):

@@ -1,7 +1,8 @@
 """Logging: one JSON object per line (LOG_FORMAT=json, the default) or plain text for people.
 
-Every line logged while a request is served carries its request id, method and path; gunicorn's
-access log goes through the same formatter and adds status and duration. Bodies, headers and
+Every line logged while a request is served carries its request id, method and path (and the
+name of its API key, when it came with one); gunicorn's access log goes through the same
+formatter and adds status and duration. Bodies, headers and
 secrets are never logged. `gunicorn.conf.py` uses `gunicorn_logconfig`; the app uses
 `configure`.
 """
@@ -41,6 +42,9 @@ class RequestContext(logging.Filter):
             record.request_id = g.get("request_id", "-")
             record.method = request.method
             record.path = request.path
+            access = g.get("access")
+            if access is not None:
+                record.key = access.key  # the API key's name (auth.py), never the key
         elif not hasattr(record, "request_id"):
             record.request_id = "-"
         return True
@@ -116,6 +120,7 @@ class AccessLog(glogging.Logger):
         request_id = next(
             (value for name, value in resp.headers if name.lower() == "x-request-id"), "-"
         )
+        key = environ.get("sesame.key")  # the API key's name (auth.py), never the key
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         stamp = f"{stamp},{int(now * 1000) % 1000:03d}"
@@ -132,6 +137,7 @@ class AccessLog(glogging.Logger):
                     "status": _int_or_none(status),
                     "duration_ms": round(duration_us / 1000, 3),
                     "remote_addr": environ.get("REMOTE_ADDR", "-"),
+                    **({"key": key} if key else {}),
                 },
                 option=orjson.OPT_APPEND_NEWLINE,
             ).decode()
@@ -141,7 +147,7 @@ class AccessLog(glogging.Logger):
                 f'{stamp} {environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} '
                 f'{environ["RAW_URI"]} {environ["SERVER_PROTOCOL"]}" {status} '
                 f"{sent if sent is not None else '-'} {duration_us // 1000}ms "
-                f"request_id={request_id}\n"
+                f"request_id={request_id}{f' key={key}' if key else ''}\n"
             )
         # One write(2) per line, under PIPE_BUF: lines of concurrent threads never interleave.
         os.write(sys.stdout.fileno(), line.encode())

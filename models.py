@@ -18,6 +18,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     text,
@@ -103,6 +104,8 @@ class AppointmentVersion(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(9))
+    # The name of the API key that wrote this version (api_keys.name); NULL in open mode.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
     # The writing transaction's id (pg_current_xact_id) and a sequence number, both taken
     # before commit: the change feed serves rows only below the oldest running transaction.
     txid: Mapped[int] = mapped_column(
@@ -188,3 +191,27 @@ class WebhookOutcome(Base):
 
     outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An API key (auth.py, keys.py): only the SHA-256 digest of the secret is kept. A key
+    opens `calendars` (exact names and `*` patterns) for reading, or also writing. Names are
+    never reused, revoked keys included, so `recorded_by` always names one key."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    scope: Mapped[str] = mapped_column(String(5))
+    calendars: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    # Coarse: each worker reports the keys it saw at most once per refresh (auth.py).
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("scope IN ('read', 'write')", name="scope_known"),
+        CheckConstraint("octet_length(digest) = 32", name="digest_sha256"),
+    )

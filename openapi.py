@@ -51,7 +51,8 @@ OPENAPI_TYPES = {
 # The error responses an operation may document, by status.
 ERRORS = {
     400: "Invalid input: `validation_failed` with per-field `errors`, or `malformed_json`.",
-    401: "`unauthorized`: API_KEYS is set and no valid `Authorization: Bearer` key was sent.",
+    401: "`unauthorized`: keys are in use and no valid `Authorization: Bearer` key was sent.",
+    403: "`forbidden`: the API key does not open this calendar (or the id's), or only reads.",
     404: "No appointment has this id.",
     412: "`precondition_failed`: If-Match or If-None-Match does not hold; nothing changed.",
     429: "`rate_limited`: over RATE_LIMIT (`Retry-After` says when to retry).",
@@ -62,6 +63,16 @@ ERRORS = {
 ALWAYS = (401, 429, 500)
 # What an open route (health, readiness) can answer: no keys, no limits.
 OPEN_ROUTE = (500,)
+# The API keys (auth.py): an HTTP bearer scheme; each data operation needs it and names the
+# scope it needs in `x-sesame-scope` (`read`: the GET operations; `write`: also POST, DELETE).
+SECURITY_SCHEME = "apiKey"
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key: from API_KEYS (every calendar), or made with `flask keys create` "
+    "(a `read` or `write` scope on some calendars). Not needed while the API is open.",
+}
+READ, WRITE = "read", "write"
 
 ETAG_HEADER = {"ETag": {"description": "The version, for If-Match.", "schema": {"type": "string"}}}
 LINK_HEADER = {
@@ -109,10 +120,12 @@ class SesameBlueprint(Blueprint):
         errors: Iterable[int] = (),
         more: dict[int, str] | None = None,
         always: Iterable[int] = ALWAYS,
+        scope: str | None = READ,
         **doc: Any,
     ) -> Any:
-        """Document an operation: its id, summary, any other `doc`, and the error responses it
-        can give (`errors`, `always` and the `more` described here), all with the error schema.
+        """Document an operation: its id, summary, any other `doc`, the error responses it
+        can give (`errors`, `always` and the `more` described here), all with the error schema,
+        and the API key scope it needs (`scope`; None: an open route, no key).
 
         Written into the view's `_apidoc` as smorest's `doc` and `alt_response` write it, but
         without their wrappers: each of those wraps the view in one more function call with
@@ -121,6 +134,12 @@ class SesameBlueprint(Blueprint):
         """
         described = {**{s: ERRORS[s] for s in (*errors, *always)}, **(more or {})}
         error_schema = self._make_doc_response_schema(ErrorOut())
+        if scope is None:
+            doc["security"] = []
+        else:
+            # `{}`: no key is fine too, while the API is open (no keys anywhere).
+            doc["security"] = [{SECURITY_SCHEME: []}, {}]
+            doc["x-sesame-scope"] = scope
 
         def decorate(view: Any) -> Any:
             apidoc = deepcopy(getattr(view, "_apidoc", {}))
@@ -161,6 +180,7 @@ class ProblemDetailsDocs(BasePlugin):
 
     def init_spec(self, spec: APISpec) -> None:
         spec.components.schema("ProblemOut", schema=ProblemOut)
+        spec.components.security_scheme(SECURITY_SCHEME, BEARER)
 
     def operation_helper(
         self, path: str | None = None, operations: dict | None = None, **kwargs: Any

@@ -3,6 +3,11 @@ feed and availability. Rows become the domain types of domain.py by column name
 (psycopg's `class_row`, the columns labelled with the field names).
 Knows nothing about Flask or HTTP and never writes.
 
+Each read is kept to the calendars its `Access` opens (domain.py): an appointment outside them
+is not found, exactly as a missing one; lists, the feed and availability show only them, in
+SQL (`calendar LIKE ANY(...)`, no filter at all for a key that opens every calendar); naming a
+calendar outside them is `Forbidden`.
+
 Each function is one round trip on a connection of the engine it is given (database.py).
 Which server answers is the caller's choice: the by-id reads and the change feed must see the
 primary (a client expects its own write); the rest may be a moment old.
@@ -22,11 +27,14 @@ import database
 from domain import (
     ACTIVE,
     ALL,
+    FULL_ACCESS,
+    Access,
     Availability,
     BookQuery,
     Busy,
     ChangesPage,
     FeedPosition,
+    Forbidden,
     NotFound,
     RecordedVersion,
     StoredAppointment,
@@ -63,29 +71,36 @@ _VERSION = (
 )
 _BY_ID = f"SELECT {_CURRENT} FROM appointments WHERE id = %s"
 _HISTORY = (
-    f"SELECT {_VERSION}, recorded_at FROM appointment_versions"
+    f"SELECT {_VERSION}, recorded_at, recorded_by FROM appointment_versions"
     " WHERE appointment_id = %s ORDER BY version"
 )
 
 
-def get_appointment(engine: Engine, appointment_id: int) -> StoredAppointment:
+def get_appointment(
+    engine: Engine, appointment_id: int, access: Access = FULL_ACCESS
+) -> StoredAppointment:
     rows = read(engine, _BY_ID, (appointment_id,), StoredAppointment)
-    if not rows:
+    if not rows or not access.opens(rows[0].calendar):
         raise NotFound()
     return rows[0]
 
 
-def appointment_history(engine: Engine, appointment_id: int) -> list[RecordedVersion]:
-    """Every version of one appointment, oldest first, the current one last."""
+def appointment_history(
+    engine: Engine, appointment_id: int, access: Access = FULL_ACCESS
+) -> list[RecordedVersion]:
+    """Every version of one appointment, oldest first, the current one last; of an
+    appointment `access` opens (by its current calendar), the versions in its calendars."""
     versions = read(engine, _HISTORY, (appointment_id,), RecordedVersion)
-    if not versions:
+    if not versions or not access.opens(versions[-1].calendar):
         raise NotFound()
-    return versions
+    return versions if access.everything else [v for v in versions if access.opens(v.calendar)]
 
 
-def list_appointments(engine: Engine, query: BookQuery) -> list[StoredAppointment]:
+def list_appointments(
+    engine: Engine, query: BookQuery, access: Access = FULL_ACCESS
+) -> list[StoredAppointment]:
     """The book (or the book as it was at `query.at`) ordered by (start, id)."""
-    page, params = _book(query)
+    page, params = _book(query, access)
     statement = sql.SQL(
         "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at,"
         " updated_at, version, status FROM ({}) AS page"
@@ -120,19 +135,23 @@ _JSON_PAGE = sql.SQL(
 )
 
 
-def list_appointments_json(engine: Engine, query: BookQuery) -> JsonPage:
+def list_appointments_json(
+    engine: Engine, query: BookQuery, access: Access = FULL_ACCESS
+) -> JsonPage:
     """The same page as `list_appointments`, as the API's JSON."""
-    page, params = _book(query)
+    page, params = _book(query, access)
     (row,) = read(engine, _JSON_PAGE.format(page), params)
     last = (row["last_start"], row["last_id"]) if row["count"] else None
     return JsonPage(row["body"], row["count"], last)
 
 
-def _book(query: BookQuery) -> tuple[sql.Composed, dict[str, Any]]:
+def _book(query: BookQuery, access: Access) -> tuple[sql.Composed, dict[str, Any]]:
     """The rows of one page, every column by its table name, ordered by (start, id).
 
     From the current book, or from the versions that were current at `query.at` (one
-    GiST-indexed range containment)."""
+    GiST-indexed range containment); only of the calendars `access` opens."""
+    if query.calendar is not None and not access.opens(query.calendar):
+        raise Forbidden()
     if query.at:
         table = sql.SQL(
             "SELECT appointment_id AS id, calendar, starts_at, ends_at, created_at, updated_at,"
@@ -149,6 +168,9 @@ def _book(query: BookQuery) -> tuple[sql.Composed, dict[str, Any]]:
     if query.calendar is not None:
         where.append(sql.SQL("calendar = %(calendar)s"))
         params["calendar"] = query.calendar
+    elif not access.everything:
+        where.append(sql.SQL("calendar LIKE ANY(%(calendars)s)"))
+        params["calendars"] = access.like_patterns
     if query.status != ALL:
         where.append(sql.SQL("status = %(status)s"))
         params["status"] = query.status
@@ -171,20 +193,35 @@ def _book(query: BookQuery) -> tuple[sql.Composed, dict[str, Any]]:
 # a version ordered before it is still open. The webhook dispatcher reads by the same rule
 # (webhooks.py).
 FEED_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-_CHANGES = f"""
-    SELECT {_VERSION}, recorded_at, txid, seq
+_CHANGES = """
+    SELECT {version}, recorded_at, recorded_by, txid, seq
       FROM appointment_versions
      WHERE (txid, seq) > (%(txid)s, %(seq)s)
-       AND txid < {FEED_HORIZON}
+       AND txid < {horizon}{calendars}
      ORDER BY txid, seq
      LIMIT %(limit)s
     """
+_ALL_CHANGES = _CHANGES.format(version=_VERSION, horizon=FEED_HORIZON, calendars="")
+# A key's view: the same commit-safe sequence with the other calendars' rows left out, so it
+# is gap-free for that view, and the cursor stays a position in the one feed.
+_KEY_CHANGES = _CHANGES.format(
+    version=_VERSION,
+    horizon=FEED_HORIZON,
+    calendars="\n       AND calendar LIKE ANY(%(calendars)s)",
+)
 
 
-def changes(engine: Engine, *, after: FeedPosition, limit: int) -> ChangesPage:
-    """Every version committed after `after`, oldest first, at most `limit` of them."""
-    params = {"txid": after.txid, "seq": after.seq, "limit": limit}
-    rows: list[_FeedEntry] = read(engine, _CHANGES, params, _FeedEntry)
+def changes(
+    engine: Engine, *, after: FeedPosition, limit: int, access: Access = FULL_ACCESS
+) -> ChangesPage:
+    """Every version committed after `after`, oldest first, at most `limit` of them; only
+    those of the calendars `access` opens."""
+    params: dict[str, Any] = {"txid": after.txid, "seq": after.seq, "limit": limit}
+    if access.everything:
+        rows: list[_FeedEntry] = read(engine, _ALL_CHANGES, params, _FeedEntry)
+    else:
+        params["calendars"] = access.like_patterns
+        rows = read(engine, _KEY_CHANGES, params, _FeedEntry)
     return ChangesPage(rows, FeedPosition(rows[-1].txid, rows[-1].seq) if rows else after)
 
 
@@ -210,8 +247,11 @@ def availability(
     start: datetime,
     end: datetime,
     min_duration: timedelta = timedelta(0),
+    access: Access = FULL_ACCESS,
 ) -> Availability:
     """What is busy and what is free in one calendar within [start, end)."""
+    if not access.opens(calendar):
+        raise Forbidden()
     params = {"calendar": calendar, "from": start, "to": end}
     booked = read(engine, _BOOKED, params, Busy)
     busy, free = tile(start, end, booked, min_duration)

@@ -10,11 +10,11 @@ import math
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
-from auth import is_open
+from auth import access, is_open
 from errors import error_response
 
 
@@ -44,8 +44,9 @@ def _in(address: str, networks: list[Any]) -> bool:
 
 
 def _rate_key() -> str:
-    """Per API key when keys are in use (auth.py sets it), else per client address."""
-    return g.get("api_key_id") or f"addr:{client_address()}"
+    """Per API key name when keys are in use (auth.py), else per client address."""
+    name = access().key
+    return f"key:{name}" if name else f"addr:{client_address()}"
 
 
 def init_app(app: Flask) -> None:

@@ -179,6 +179,16 @@ class AppointmentVersionOut(AppointmentOut):
             "example": "2026-11-26T08:00:01.234Z",
         },
     )
+    recorded_by = fields.String(
+        required=True,
+        allow_none=True,
+        data_key="recordedBy",
+        metadata={
+            "description": "The name of the API key that wrote this version; null when the "
+            "API was open (no keys).",
+            "example": "clinic-a",
+        },
+    )
 
 
 def _cursor_doc(description: str, **more: Any) -> dict[str, Any]:

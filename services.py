@@ -18,9 +18,12 @@ import database
 from domain import (
     ACTIVE,
     CANCELLED,
+    FULL_ACCESS,
     NO_PRECONDITION,
+    Access,
     AppointmentData,
     Decision,
+    Forbidden,
     NotFound,
     Precondition,
     SaveResult,
@@ -104,8 +107,9 @@ _WRITE_UNLESS_OVERLAP = f"""
     ), recorded AS (
         INSERT INTO appointment_versions
             (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
-             status, recorded_at)
-        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at
+             status, recorded_at, recorded_by)
+        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at,
+               %(recorded_by)s
           FROM current, stamp
     )
     SELECT array(SELECT id FROM conflicts) AS conflicts
@@ -113,13 +117,25 @@ _WRITE_UNLESS_OVERLAP = f"""
 
 
 def save_appointment(
-    engine: Engine, *, new: AppointmentData, precondition: Precondition = NO_PRECONDITION
+    engine: Engine,
+    *,
+    new: AppointmentData,
+    precondition: Precondition = NO_PRECONDITION,
+    access: Access = FULL_ACCESS,
 ) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction, two round
-    trips: BEGIN, the id lock and the read; then the calendar locks, the write and COMMIT."""
+    trips: BEGIN, the id lock and the read; then the calendar locks, the write and COMMIT.
+
+    `access` must open the new calendar and, for an update, the stored one: a create in, a
+    move to or a move from a calendar outside it is `Forbidden` before anything else is
+    decided, so the refusal tells nothing of the stored appointment."""
+    if not access.write or not access.opens(new.calendar):
+        raise Forbidden()
 
     def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
         current = _lock_and_read(conn, engine, new.id)
+        if current is not None and not access.opens(current.calendar):
+            raise Forbidden()
         precondition.check(current)
         decision = decide(current, new)
         if decision is Decision.STALE:
@@ -129,7 +145,9 @@ def save_appointment(
             return SaveResult(current, created=False)
         calendars = {new.calendar} | ({current.calendar} if current else set())
         version = current.version + 1 if current else 1
-        stored = _write_and_commit(conn, step, calendars, new, version=version)
+        stored = _write_and_commit(
+            conn, step, calendars, new, version=version, recorded_by=access.key
+        )
         return SaveResult(stored, created=current is None)
 
     try:
@@ -141,13 +159,20 @@ def save_appointment(
 
 
 def cancel_appointment(
-    engine: Engine, *, appointment_id: int, precondition: Precondition = NO_PRECONDITION
+    engine: Engine,
+    *,
+    appointment_id: int,
+    precondition: Precondition = NO_PRECONDITION,
+    access: Access = FULL_ACCESS,
 ) -> StoredAppointment:
-    """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing."""
+    """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing.
+    An appointment outside `access`'s calendars is not found, exactly as a missing one."""
+    if not access.write:
+        raise Forbidden()
 
     def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
         current = _lock_and_read(conn, engine, appointment_id)
-        if current is None:
+        if current is None or not access.opens(current.calendar):
             raise NotFound()
         precondition.check(current)
         if not current.active:
@@ -159,6 +184,7 @@ def cancel_appointment(
             current.as_data(),
             version=current.version + 1,
             status=CANCELLED,
+            recorded_by=access.key,
         )
 
     return database.run(engine, work)
@@ -186,11 +212,12 @@ def _write_and_commit(
     *,
     version: int,
     status: str = ACTIVE,
+    recorded_by: str | None = None,
 ) -> StoredAppointment:
     """Lock the calendars, write the version unless it overlaps an active appointment of its
     calendar, and commit, in one round trip. A refused write wrote nothing, so the COMMIT
     that travels with it is harmless; a failing one stops the rest (`run` rolls back)."""
-    params = {**_columns(data), "version": version, "status": status}
+    params = {**_columns(data), "version": version, "status": status, "recorded_by": recorded_by}
     params.update(space=_CALENDAR_LOCK_SPACE, names=sorted(calendars))
     step.committing = True
     (lock,), (write,), _ = database.round_trip(

@@ -4,8 +4,8 @@ does lives in its own module, and imports flow one way, from HTTP down to the do
 
   HTTP      views.py (routes) · protocol.py (parsing, ETags, conditional headers) ·
             openapi.py (the document, docs page) · errors.py (one table of failures -> errors) ·
-            auth.py (API keys) · ratelimit.py (limits, client address) · headers.py (request
-            ids, security headers, CORS)
+            auth.py (API keys; keys.py, the `flask keys` command) · ratelimit.py (limits,
+            client address) · headers.py (request ids, security headers, CORS)
   wire      schemas.py (marshmallow schemas) · formats.py (time, id and cursor codecs)
   work      services.py (write transactions) · queries.py (reads) · replicas.py (which server
             answers a read) · ics.py (iCalendar feed)
@@ -32,6 +32,7 @@ import auth
 import database
 import errors
 import headers
+import keys
 import logs
 import metrics
 import openapi
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(webhook_operations)
     app.cli.add_command(webhooks_cli)
     errors.init_app(app)
+    app.cli.add_command(keys.cli)
     return app
 
 

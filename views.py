@@ -19,6 +19,7 @@ import ics
 import queries
 import replicas
 import services
+from auth import access
 from database import db
 from domain import AppointmentData, BookQuery
 from errors import error_response
@@ -29,6 +30,7 @@ from openapi import (
     IF_NONE_MATCH,
     LINK_HEADER,
     OPEN_ROUTE,
+    WRITE,
     SesameBlueprint,
 )
 from protocol import etag, next_page_link, not_modified, precondition, with_etag
@@ -59,7 +61,8 @@ SAVE_CONFLICTS = {
 @appointments.operation(
     "createOrUpdateAppointment",
     "Create or update by id",
-    errors=(400, 412, 503),
+    errors=(400, 403, 412, 503),
+    scope=WRITE,
     more=SAVE_CONFLICTS,
     parameters=[IF_MATCH, IF_NONE_MATCH],
 )
@@ -74,21 +77,23 @@ def save_appointment(new: AppointmentData) -> Any:
     """Create the appointment, or update it if `updatedAt` is newer than the stored one.
 
     A cancelled appointment is revived by a newer `updatedAt`, if its slot is free."""
-    result = services.save_appointment(db.engine, new=new, precondition=precondition())
+    result = services.save_appointment(
+        db.engine, new=new, precondition=precondition(), access=access()
+    )
     if result.created:
         return with_etag(result.appointment, 201, Location=f"/appointments/{new.id}")
     return with_etag(result.appointment)
 
 
 @appointments.route("/appointments", methods=["GET"])
-@appointments.operation("listAppointments", "List the book", errors=(400, 503))
+@appointments.operation("listAppointments", "List the book", errors=(400, 403, 503))
 @appointments.arguments(ListQuery(), location="query")
 @appointments.response(200, AppointmentOut(many=True), headers=LINK_HEADER)
 def list_appointments(query: BookQuery) -> Any:
     """Appointments ordered by start, then id: by default the active ones, now.
 
     A full page links the next one (RFC 8288 `Link: <...>; rel="next"`), by keyset cursor."""
-    page = replicas.read(queries.list_appointments_json, query)
+    page = replicas.read(queries.list_appointments_json, query, access())
     response = Response(page.body + "\n", mimetype="application/json")
     if page.count == query.limit and page.last is not None:
         response.headers["Link"] = next_page_link(*page.last)
@@ -99,7 +104,7 @@ def list_appointments(query: BookQuery) -> Any:
 @appointments.operation(
     "getAppointmentsCalendar",
     "The book as an iCalendar feed",
-    errors=(400, 503),
+    errors=(400, 403, 503),
     responses={
         "200": {
             "description": "RFC 5545 calendar, one VEVENT per appointment.",
@@ -110,7 +115,7 @@ def list_appointments(query: BookQuery) -> Any:
 @appointments.arguments(ListQuery(), location="query")
 def appointments_calendar(query: BookQuery) -> Response:
     """Subscribe to this URL from Google Calendar, Outlook or Apple Calendar."""
-    book = replicas.read(queries.list_appointments, query)
+    book = replicas.read(queries.list_appointments, query, access())
     body = ics.render(book, name=f"Sesame {query.calendar or 'appointments'}")
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-cache"})
 
@@ -123,19 +128,23 @@ class AppointmentById(MethodView):
     @appointments.response(200, AppointmentOut, headers=ETAG_HEADER)
     @appointments.alt_response(304, description="Not modified: If-None-Match holds its ETag.")
     def get(self, appointment_id: int) -> Any:
-        appointment = queries.get_appointment(db.engine, appointment_id)
+        appointment = queries.get_appointment(db.engine, appointment_id, access())
         if not_modified(appointment):
             return Response(status=304, headers={"ETag": etag(appointment)})
         return with_etag(appointment)
 
     @appointments.operation(
-        "cancelAppointment", "Cancel an appointment", errors=(404, 412, 503), parameters=[IF_MATCH]
+        "cancelAppointment",
+        "Cancel an appointment",
+        errors=(403, 404, 412, 503),
+        parameters=[IF_MATCH],
+        scope=WRITE,
     )
     @appointments.response(200, AppointmentOut, description="Cancelled (or already was).")
     def delete(self, appointment_id: int) -> Any:
         """The record and its history stay; the slot is free at once."""
         cancelled = services.cancel_appointment(
-            db.engine, appointment_id=appointment_id, precondition=precondition()
+            db.engine, appointment_id=appointment_id, precondition=precondition(), access=access()
         )
         return with_etag(cancelled)
 
@@ -144,7 +153,7 @@ class AppointmentById(MethodView):
 @appointments.operation("getAppointmentHistory", "Every version, oldest first", errors=(404, 503))
 @appointments.response(200, AppointmentVersionOut(many=True))
 def get_appointment_history(appointment_id: int) -> Any:
-    return queries.appointment_history(db.engine, appointment_id)
+    return queries.appointment_history(db.engine, appointment_id, access())
 
 
 @appointments.route("/changes", methods=["GET"])
@@ -153,11 +162,13 @@ def get_appointment_history(appointment_id: int) -> Any:
 @appointments.response(200, ChangesOut)
 def list_changes(query: dict[str, Any]) -> Any:
     """Follow `next` to keep a copy in sync: each version appears exactly once, in order."""
-    return queries.changes(db.engine, after=query["since"], limit=query["limit"])
+    return queries.changes(db.engine, after=query["since"], limit=query["limit"], access=access())
 
 
 @appointments.route("/availability", methods=["GET"])
-@appointments.operation("getAvailability", "Busy and free time of a calendar", errors=(400, 503))
+@appointments.operation(
+    "getAvailability", "Busy and free time of a calendar", errors=(400, 403, 503)
+)
 @appointments.arguments(AvailabilityQuery(), location="query")
 @appointments.response(200, AvailabilityOut)
 def get_availability(query: dict[str, Any]) -> Any:
@@ -167,11 +178,12 @@ def get_availability(query: dict[str, Any]) -> Any:
         start=query["start"],
         end=query["end"],
         min_duration=timedelta(minutes=query["min_duration"]),
+        access=access(),
     )
 
 
 @appointments.route("/health", methods=["GET"])
-@appointments.operation("getHealth", "Liveness: the process serves", always=OPEN_ROUTE)
+@appointments.operation("getHealth", "Liveness: the process serves", always=OPEN_ROUTE, scope=None)
 @appointments.response(200, HealthOut, description="The process serves requests.")
 def health() -> Any:
     """Answers without touching the database: restart the process only if this fails."""
@@ -183,6 +195,7 @@ def health() -> Any:
     "getReadiness",
     "Readiness: database up, schema current",
     always=OPEN_ROUTE,
+    scope=None,
     more={503: "`not_ready`: the database does not answer or its schema is not current."},
 )
 @appointments.response(200, ReadinessOut, description="Ready to serve.")

@@ -248,8 +248,9 @@ _MATCHES = (
 _HORIZON = text(f"SELECT {FEED_HORIZON}")
 _EVENTS = text(
     f"""
-    SELECT v.appointment_id, v.calendar, v.starts_at, v.ends_at, v.created_at, v.updated_at,
-           v.version, v.status, v.recorded_at, v.txid, v.seq, previous.status
+    SELECT v.appointment_id AS id, v.calendar, v.starts_at AS start, v.ends_at AS end,
+           v.created_at, v.updated_at, v.version, v.status, v.recorded_at, v.recorded_by,
+           v.txid, v.seq, previous.status AS previous_status
       FROM appointment_versions v
       LEFT JOIN appointment_versions previous
              ON previous.appointment_id = v.appointment_id
@@ -289,18 +290,26 @@ def next_events(
             "limit": limit,
         },
     ).all()
-    events = [
-        Event(
-            id=f"msg_{claimed.id}_{row[0]}_{row[6]}",
-            type=event_type(row[6], row[7], row[11]),
-            version=RecordedVersion(*row[:9]),
-            txid=row[9],
-            seq=row[10],
+    events = []
+    for row in rows:
+        columns = dict(row._mapping)
+        txid, seq, previous = (
+            columns.pop("txid"),
+            columns.pop("seq"),
+            columns.pop("previous_status"),
         )
-        for row in rows
-    ]
+        version = RecordedVersion(**columns)
+        events.append(
+            Event(
+                id=f"msg_{claimed.id}_{version.id}_{version.version}",
+                type=event_type(version.version, version.status, previous),
+                version=version,
+                txid=txid,
+                seq=seq,
+            )
+        )
     if len(rows) == limit:
-        return Batch(events, (rows[-1][9], rows[-1][10]))
+        return Batch(events, (events[-1].txid, events[-1].seq))
     return Batch(events, max(after, (horizon - 1, MAX_BIGINT)))
 
 

@@ -80,13 +80,15 @@ class Feature:
     name: str
     settings: dict[str, str]
     needs_redis: bool = False
+    # API_KEY as a key in the database (auth.py's per-worker cache), for the run only.
+    database_key: bool = False
 
 
 PLAIN = "read: by id, plain (no access log, keys, limit)"
 ALL_FEATURES = "read: by id, all features together"
 FEATURES = (
     Feature(PLAIN, PLAIN_SETTINGS),
-    Feature("read: by id + API keys", {**PLAIN_SETTINGS, **API_KEYS_SETTINGS}),
+    Feature("read: by id + API keys", PLAIN_SETTINGS, database_key=True),
     Feature(
         "read: by id + rate limit on Redis",
         {**PLAIN_SETTINGS, **RATE_LIMIT_SETTINGS},

@@ -4,6 +4,7 @@ they are, meters.py measures them, report.py reads them.
 """
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 import redis
 import requests
 from sqlalchemy import create_engine
@@ -228,11 +230,14 @@ class Run:
             if feature.needs_redis and not redis_up:
                 self.note(f"{feature.name}: skipped, Redis does not answer at {plan.REDIS_URI}")
                 continue
-            key = feature.settings.get("API_KEYS", "")
+            key = plan.API_KEY if feature.database_key else feature.settings.get("API_KEYS", "")
             extra: dict[str, Any] = {"key": key} if key else {}
             log(f"{feature.name}: starting gunicorn")
             path = self.log_dir / f"feature-{len(self.runs)}.log"
-            with service(self.db, self.config, path, feature.settings) as server:
+            with (
+                database_key(self.db, key if feature.database_key else None),
+                service(self.db, self.config, path, feature.settings) as server,
+            ):
                 check_keys(server, key)
                 run = self.scenario(
                     step,
@@ -331,13 +336,30 @@ class Run:
         return {"requests": sent, "before": before, "after": after, "trajectory": trajectory}
 
 
+@contextlib.contextmanager
+def database_key(db: Database, key: str | None) -> Iterator[None]:
+    """`key` as a read key on every calendar in the database (as `flask keys create` makes
+    one) while the block runs; removed after, so the other rows run on an open API."""
+    if key is None:
+        yield
+        return
+    with psycopg.connect(db.libpq, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO api_keys (name, digest, scope, calendars) VALUES (%s, %s, 'read', %s)",
+            ("bench", hashlib.sha256(key.encode()).digest(), ["*"]),
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(db.libpq, autocommit=True) as conn:
+            conn.execute("DELETE FROM api_keys WHERE name = 'bench'")
+
+
 def check_keys(server: LiveServer, key: str) -> None:
     """The feature is really on (or off): with keys, a read without one is refused."""
     without = requests.get(f"{server.base}/appointments/1", timeout=10).status_code
     if without != (401 if key else 200):
-        raise BenchError(
-            f"API_KEYS={'set' if key else 'unset'}, yet a read without a key: {without}"
-        )
+        raise BenchError(f"keys {'on' if key else 'off'}, yet a read without a key: {without}")
     if key:
         headers = {"Authorization": f"Bearer {key}"}
         with_key = requests.get(f"{server.base}/appointments/1", headers=headers, timeout=10)

@@ -12,6 +12,8 @@ browser/ (the docs page). Shared helpers are in tests/helpers.py and tools/live.
 """
 
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +97,19 @@ def empty_database(database):
     admin = make_url(database).set(database="postgres").render_as_string(hide_password=False)
     name = f"{make_url(database).database}_migrations"
     url = embedded_db.create_database(admin, name, exist_ok=False)
+    yield url
+    embedded_db.drop_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def keys_database(database) -> Iterator[str]:
+    """A migrated database of its own for the tests of database API keys: a key in the run's
+    database would close the shared (open) live server within KEYS_REFRESH_S."""
+    admin = make_url(database).set(database="postgres").render_as_string(hide_password=False)
+    name = f"{make_url(database).database}_keys"
+    url = embedded_db.create_database(admin, name, exist_ok=False)
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "boot.py", "migrate"], cwd=ROOT, env=env, check=True)
     yield url
     embedded_db.drop_database(admin, name)
 

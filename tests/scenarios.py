@@ -83,9 +83,10 @@ def history_lists_every_version_oldest_first_with_recorded_at(client):
     assert [v["version"] for v in history] == [1, 2]
     assert [v["end"] for v in history] == ["2026-12-01T09:30:00.000Z", "2026-12-01T10:00:00.000Z"]
     assert history[0]["recordedAt"] <= history[1]["recordedAt"]
-    assert history[-1] | {"recordedAt": None} == client.get("/appointments/42").get_json() | {
-        "recordedAt": None
-    }
+    # A version is the appointment as it was, with when and by which key (none: open) it was
+    # written.
+    version = {"recordedAt": None, "recordedBy": None}
+    assert history[-1] | version == client.get("/appointments/42").get_json() | version
 
 
 def get_unknown_appointment_answers_404(client):

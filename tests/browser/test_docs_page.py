@@ -1,17 +1,21 @@
 """The docs page in a real headless Chromium (Debian's, driven by Playwright's Python package):
 it loads with no console error and no request to another host, shows every operation of the
 document, and "Try it out" on the create operation, with the body the page pre-fills, gets a
-201 from the live gunicorn. The screenshot is kept in test-artifacts/.
+201 from the live gunicorn, also after "Authorize" with an API key where the API wants one.
+The screenshots are kept in test-artifacts/.
 """
 
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import requests
 
-from tools.live import ROOT
+from tests.helpers import new_key
+from tools import embedded_db
+from tools.live import ROOT, gunicorn
 
 pytestmark = pytest.mark.live
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,7 +33,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def page(live):
+def page():
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
@@ -98,3 +102,36 @@ def test_docs_page_shows_every_operation_and_try_it_out_creates(live, page):
     assert stored.status_code == 200
     assert console_errors == []
     assert foreign == []
+
+
+@pytest.fixture(scope="module")
+def keyed(keys_database, environment):
+    """A gunicorn whose database holds a write key: the API wants it."""
+    key = new_key(keys_database, "docs-page", "write", "room-*")
+    with psycopg.connect(embedded_db.libpq_url(keys_database), autocommit=True) as conn:
+        conn.execute("TRUNCATE appointments, appointment_versions")
+    with gunicorn({**environment, "DATABASE_URL": keys_database}) as server:
+        yield server.base, key
+
+
+def test_authorize_with_a_key_then_try_it_out_creates(keyed, page):
+    base, key = keyed
+    page.goto(f"{base}/api", wait_until="networkidle")
+    page.locator("button.authorize").first.click()
+    page.locator(".auth-container input").first.fill(key)
+    page.locator(".auth-btn-wrapper button.authorize").click()
+    page.locator(".auth-btn-wrapper button.btn-done").click()
+
+    create = page.locator(".opblock-post", has=page.locator('[data-path="/appointments"]'))
+    create.locator(".opblock-summary").click()
+    create.locator("button.try-out__btn").click()
+    create.locator("button.execute").click()
+    status = create.locator(".live-responses-table tr.response .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip().startswith("201")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "docs-page-authorize.png"), full_page=True)
+
+    headers = {"Authorization": f"Bearer {key}"}
+    assert requests.get(f"{base}/appointments/42", headers=headers, timeout=10).status_code == 200
+    assert requests.get(f"{base}/appointments/42", timeout=10).status_code == 401

@@ -19,6 +19,7 @@ ENV = {"DATABASE_URL": "postgresql://sesame@db.example/sesame"}
         ("TRUSTED_PROXIES", "10.0.0.0/8,proxy"),
         ("LOG_FORMAT", "xml"),
         ("MAX_BODY_BYTES", "-1"),
+        ("KEYS_REFRESH_S", "0"),
     ],
 )
 def test_bad_settings_are_refused_with_one_line_naming_them(name, value):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -20,6 +20,8 @@ class AppointmentVersionOut:
         end (datetime.datetime):  Example: 2026-12-01T09:30:00.000Z.
         id (int):  Example: 42.
         recorded_at (datetime.datetime): Server time this version was written. Example: 2026-11-26T08:00:01.234Z.
+        recorded_by (None | str): The name of the API key that wrote this version; null when the API was open (no keys).
+            Example: clinic-a.
         start (datetime.datetime):  Example: 2026-12-01T09:00:00.000Z.
         status (AppointmentVersionOutStatus): `active`, or `cancelled` (the slot is free). Example: active.
         updated_at (datetime.datetime):  Example: 2026-11-26T08:00:00.000Z.
@@ -31,6 +33,7 @@ class AppointmentVersionOut:
     end: datetime.datetime
     id: int
     recorded_at: datetime.datetime
+    recorded_by: None | str
     start: datetime.datetime
     status: AppointmentVersionOutStatus
     updated_at: datetime.datetime
@@ -46,6 +49,9 @@ class AppointmentVersionOut:
         id = self.id
 
         recorded_at = self.recorded_at.isoformat()
+
+        recorded_by: None | str
+        recorded_by = self.recorded_by
 
         start = self.start.isoformat()
 
@@ -64,6 +70,7 @@ class AppointmentVersionOut:
                 "end": end,
                 "id": id,
                 "recordedAt": recorded_at,
+                "recordedBy": recorded_by,
                 "start": start,
                 "status": status,
                 "updatedAt": updated_at,
@@ -86,6 +93,13 @@ class AppointmentVersionOut:
 
         recorded_at = datetime.datetime.fromisoformat(d.pop("recordedAt"))
 
+        def _parse_recorded_by(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        recorded_by = _parse_recorded_by(d.pop("recordedBy"))
+
         start = datetime.datetime.fromisoformat(d.pop("start"))
 
         status = AppointmentVersionOutStatus(d.pop("status"))
@@ -100,6 +114,7 @@ class AppointmentVersionOut:
             end=end,
             id=id,
             recorded_at=recorded_at,
+            recorded_by=recorded_by,
             start=start,
             status=status,
             updated_at=updated_at,

@@ -44,6 +44,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = ErrorOut.from_dict(response.json())
 
@@ -89,7 +94,7 @@ def _build_response(
 def sync_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
 ) -> Response[AppointmentOut | ErrorOut]:
     """Cancel an appointment
@@ -121,7 +126,7 @@ def sync_detailed(
 def sync(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
 ) -> AppointmentOut | ErrorOut | None:
     """Cancel an appointment
@@ -148,7 +153,7 @@ def sync(
 async def asyncio_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
 ) -> Response[AppointmentOut | ErrorOut]:
     """Cancel an appointment
@@ -178,7 +183,7 @@ async def asyncio_detailed(
 async def asyncio(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     if_match: str | Unset = UNSET,
 ) -> AppointmentOut | ErrorOut | None:
     """Cancel an appointment

@@ -60,6 +60,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 409:
         response_409 = ErrorOut.from_dict(response.json())
 
@@ -114,7 +119,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: AppointmentIn,
     if_match: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
@@ -151,7 +156,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: AppointmentIn,
     if_match: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
@@ -183,7 +188,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: AppointmentIn,
     if_match: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,
@@ -218,7 +223,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: AppointmentIn,
     if_match: str | Unset = UNSET,
     if_none_match: str | Unset = UNSET,

@@ -82,7 +82,7 @@ def _build_response(
 def sync_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Any | AppointmentOut | ErrorOut]:
     """Get one appointment
 
@@ -111,7 +111,7 @@ def sync_detailed(
 def sync(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Any | AppointmentOut | ErrorOut | None:
     """Get one appointment
 
@@ -135,7 +135,7 @@ def sync(
 async def asyncio_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Any | AppointmentOut | ErrorOut]:
     """Get one appointment
 
@@ -162,7 +162,7 @@ async def asyncio_detailed(
 async def asyncio(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Any | AppointmentOut | ErrorOut | None:
     """Get one appointment
 

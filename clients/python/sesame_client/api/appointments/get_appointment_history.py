@@ -83,7 +83,7 @@ def _build_response(
 def sync_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[ErrorOut | list[AppointmentVersionOut]]:
     """Every version, oldest first
 
@@ -112,7 +112,7 @@ def sync_detailed(
 def sync(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> ErrorOut | list[AppointmentVersionOut] | None:
     """Every version, oldest first
 
@@ -136,7 +136,7 @@ def sync(
 async def asyncio_detailed(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[ErrorOut | list[AppointmentVersionOut]]:
     """Every version, oldest first
 
@@ -163,7 +163,7 @@ async def asyncio_detailed(
 async def asyncio(
     appointment_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> ErrorOut | list[AppointmentVersionOut] | None:
     """Every version, oldest first
 

@@ -70,6 +70,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 429:
         response_429 = ErrorOut.from_dict(response.json())
 
@@ -102,7 +107,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -153,7 +158,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -199,7 +204,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -248,7 +253,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,

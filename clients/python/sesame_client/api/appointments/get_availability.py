@@ -57,6 +57,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 429:
         response_429 = ErrorOut.from_dict(response.json())
 
@@ -91,7 +96,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str,
     to: str,
     calendar: str | Unset = "default",
@@ -129,7 +134,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str,
     to: str,
     calendar: str | Unset = "default",
@@ -162,7 +167,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str,
     to: str,
     calendar: str | Unset = "default",
@@ -198,7 +203,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str,
     to: str,
     calendar: str | Unset = "default",

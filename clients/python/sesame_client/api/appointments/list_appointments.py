@@ -79,6 +79,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = ErrorOut.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 429:
         response_429 = ErrorOut.from_dict(response.json())
 
@@ -113,7 +118,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -165,7 +170,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -212,7 +217,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,
@@ -262,7 +267,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     from_: str | Unset = UNSET,
     to: str | Unset = UNSET,
     limit: int | Unset = 100,

@@ -83,7 +83,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     since: str | Unset = "MC4w",
     limit: int | Unset = 100,
 ) -> Response[ChangesOut | ErrorOut]:
@@ -115,7 +115,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     since: str | Unset = "MC4w",
     limit: int | Unset = 100,
 ) -> ChangesOut | ErrorOut | None:
@@ -142,7 +142,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     since: str | Unset = "MC4w",
     limit: int | Unset = 100,
 ) -> Response[ChangesOut | ErrorOut]:
@@ -172,7 +172,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     since: str | Unset = "MC4w",
     limit: int | Unset = 100,
 ) -> ChangesOut | ErrorOut | None:

@@ -92,7 +92,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookIn,
 ) -> Response[ErrorOut | WebhookCreatedOut]:
     """Subscribe a URL to changes
@@ -121,7 +121,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookIn,
 ) -> ErrorOut | WebhookCreatedOut | None:
     """Subscribe a URL to changes
@@ -145,7 +145,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookIn,
 ) -> Response[ErrorOut | WebhookCreatedOut]:
     """Subscribe a URL to changes
@@ -172,7 +172,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookIn,
 ) -> ErrorOut | WebhookCreatedOut | None:
     """Subscribe a URL to changes

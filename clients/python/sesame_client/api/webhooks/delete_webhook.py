@@ -72,7 +72,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Any | ErrorOut]:
     """Unsubscribe: deliveries stop at once
 
@@ -101,7 +101,7 @@ def sync_detailed(
 def sync(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Any | ErrorOut | None:
     """Unsubscribe: deliveries stop at once
 
@@ -125,7 +125,7 @@ def sync(
 async def asyncio_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Any | ErrorOut]:
     """Unsubscribe: deliveries stop at once
 
@@ -152,7 +152,7 @@ async def asyncio_detailed(
 async def asyncio(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Any | ErrorOut | None:
     """Unsubscribe: deliveries stop at once
 

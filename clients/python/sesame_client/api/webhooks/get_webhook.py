@@ -76,7 +76,7 @@ def _build_response(
 def sync_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[ErrorOut | WebhookOut]:
     """One subscription (without its secret)
 
@@ -105,7 +105,7 @@ def sync_detailed(
 def sync(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> ErrorOut | WebhookOut | None:
     """One subscription (without its secret)
 
@@ -129,7 +129,7 @@ def sync(
 async def asyncio_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[ErrorOut | WebhookOut]:
     """One subscription (without its secret)
 
@@ -156,7 +156,7 @@ async def asyncio_detailed(
 async def asyncio(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> ErrorOut | WebhookOut | None:
     """One subscription (without its secret)
 

@@ -97,7 +97,7 @@ def _build_response(
 def sync_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
 ) -> Response[ErrorOut | list[DeliveryOut]]:
     """The latest delivery attempts
@@ -129,7 +129,7 @@ def sync_detailed(
 def sync(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
 ) -> ErrorOut | list[DeliveryOut] | None:
     """The latest delivery attempts
@@ -156,7 +156,7 @@ def sync(
 async def asyncio_detailed(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
 ) -> Response[ErrorOut | list[DeliveryOut]]:
     """The latest delivery attempts
@@ -186,7 +186,7 @@ async def asyncio_detailed(
 async def asyncio(
     webhook_id: int,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
 ) -> ErrorOut | list[DeliveryOut] | None:
     """The latest delivery attempts
