@@ -66,6 +66,7 @@ class DispatchSettings:
     poll_s: float = 0.25
     batch: int = 100
     work_s: float = 10  # then the subscription is handed back, so others get a turn
+    flush_s: float = 0.5  # deliveries are recorded (and the lease renewed) at least this often
     policy: UrlPolicy = UrlPolicy()
 
     @classmethod
@@ -158,11 +159,18 @@ class Dispatcher:
 
     def _deliver(self, claimed: webhooks.Claim) -> None:
         """Send the subscription's events in order until none are left, one fails, time is up
-        or the dispatcher stops; then hand it back."""
+        or the dispatcher stops; then hand it back.
+
+        Events are sent one by one, each after the previous one's 2xx; the 2xx are recorded
+        together (`_record`): when the events read are done, before a failure is recorded,
+        at least every `flush_s` (so the lease is renewed), and with the hand-back. A crash
+        before that only means they are delivered again, with the same webhook-id."""
         settings = self.settings
-        position = (claimed.txid, claimed.seq)
+        position = recorded = (claimed.txid, claimed.seq)  # past the last event delivered
         attempt = claimed.attempt
+        delivered: list[webhooks.Delivered] = []  # since the cursor was last moved
         handed_back_at = time.monotonic() + settings.work_s
+        record_at = time.monotonic() + settings.flush_s
         while not self.stopping.is_set() and time.monotonic() < handed_back_at:
             with self.engine.begin() as connection:
                 batch = webhooks.next_events(
@@ -172,37 +180,55 @@ class Dispatcher:
                 if self.stopping.is_set():
                     break
                 attempt += 1
+                attempted_at = datetime.now(UTC)
                 result = send(claimed.url, claimed.secret, event, settings)
-                with self.engine.begin() as connection:
-                    if not result.delivered:
-                        self._failed(connection, claimed, event, attempt, result)
-                        return
-                    if not webhooks.advance(
-                        connection, claimed, to=(event.txid, event.seq), lease_s=settings.lease_s
-                    ):
-                        raise _ClaimLost()
-                    webhooks.record_attempt(
-                        connection,
-                        claimed,
-                        event,
-                        attempt=attempt,
-                        status=result.status,
-                        error=None,
-                        outcome=DELIVERED,
-                    )
-                position, attempt = (event.txid, event.seq), 0
-            else:
-                if batch.end > position:  # past rows of other calendars, too
+                if not result.delivered:
+                    self._record(claimed, delivered, position, moved=position > recorded)
                     with self.engine.begin() as connection:
-                        if not webhooks.advance(
-                            connection, claimed, to=batch.end, lease_s=settings.lease_s
-                        ):
-                            raise _ClaimLost()
-                    position = batch.end
+                        self._failed(connection, claimed, event, attempt, result)
+                    return
+                delivered.append(
+                    webhooks.Delivered(event, attempt, result.status or 200, attempted_at)
+                )
+                position, attempt = (event.txid, event.seq), 0
+                if time.monotonic() >= record_at:
+                    self._record(claimed, delivered, position, moved=True)
+                    recorded = position
+                    record_at = time.monotonic() + settings.flush_s
+            else:
+                position = max(position, batch.end)  # past rows of other calendars, too
                 if len(batch.events) < settings.batch:
                     break
-        with self.engine.begin() as connection:
-            webhooks.release(connection, claimed)
+                self._record(claimed, delivered, position, moved=position > recorded)
+                recorded = position
+        self._record(claimed, delivered, position, moved=position > recorded, release=True)
+
+    def _record(
+        self,
+        claimed: webhooks.Claim,
+        delivered: list[webhooks.Delivered],
+        position: tuple[int, int],
+        *,
+        moved: bool,
+        release: bool = False,
+    ) -> None:
+        """Record the deliveries not yet recorded and move the cursor to `position` (`moved`:
+        it is past where it was last recorded), in one transaction; with `release`, hand the
+        subscription back too."""
+        if moved:
+            if not webhooks.record_delivered(
+                self.engine,
+                claimed,
+                delivered,
+                to=position,
+                lease_s=self.settings.lease_s,
+                release=release,
+            ):
+                raise _ClaimLost()
+            delivered.clear()
+        elif release:
+            with self.engine.begin() as connection:
+                webhooks.release(connection, claimed)
 
     def _failed(
         self,

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+import database
 from domain import ACTIVE, CANCELLED, RecordedVersion, WebhookNotFound
 from formats import MAX_BIGINT
 from queries import FEED_HORIZON
 
 FAILING = "failing"
+DELIVERED = "delivered"  # the outcome of a 2xx, as counted in the metrics
 ATTEMPTS_KEPT = 100  # per subscription, newest first
 
 CREATED = "appointment.created"
@@ -339,6 +342,97 @@ def advance(connection: Connection, claimed: Claim, *, to: tuple[int, int], leas
         {"id": claimed.id, "token": claimed.token, "txid": to[0], "seq": to[1], "lease": lease_s},
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """An event its receiver answered with a 2xx, not yet recorded (`record_delivered`)."""
+
+    event: Event
+    attempt: int
+    status: int
+    attempted_at: datetime
+
+
+# One transaction in one round trip (database.round_trip): move the cursor and renew the lease
+# (or hand the subscription back), keep every attempt in one INSERT and count them once, all
+# only if the claim holds; then trim the history once.
+_RECORD_DELIVERED = f"""
+    BEGIN;
+    {{timeouts}};
+    WITH moved AS (
+        UPDATE webhooks
+           SET cursor_txid = %(txid)s, cursor_seq = %(seq)s, attempt = 0, failing_since = NULL,
+               next_attempt_at = NULL,
+               claimed_by = CASE WHEN %(release)s THEN NULL ELSE claimed_by END,
+               claimed_until = CASE WHEN %(release)s THEN NULL
+                                    ELSE now() + make_interval(secs => %(lease)s) END
+         WHERE id = %(id)s AND claimed_by = %(token)s AND status = 'active'
+           AND (cursor_txid, cursor_seq) <= (%(txid)s, %(seq)s)
+        RETURNING id
+    ), kept AS (
+        INSERT INTO webhook_attempts (webhook_id, event_id, type, appointment_id, version,
+                                      attempt, status, attempted_at)
+        SELECT moved.id, d.event_id, d.type, d.appointment_id, d.version, d.attempt, d.status,
+               d.attempted_at
+          FROM moved,
+               unnest(%(event_ids)s::text[], %(types)s::text[], %(appointment_ids)s::bigint[],
+                      %(versions)s::int[], %(attempts)s::int[], %(statuses)s::int[],
+                      %(attempted_ats)s::timestamptz[])
+                   WITH ORDINALITY AS d(event_id, type, appointment_id, version, attempt,
+                                        status, attempted_at, n)
+         ORDER BY d.n
+        RETURNING 1
+    ), counted AS (
+        INSERT INTO webhook_outcomes (outcome, count)
+        SELECT '{{outcome}}', count(*) FROM kept HAVING count(*) > 0
+        ON CONFLICT (outcome) DO UPDATE SET count = webhook_outcomes.count + excluded.count
+    )
+    SELECT count(*) AS moved FROM moved;
+    DELETE FROM webhook_attempts
+     WHERE webhook_id = %(id)s
+       AND id < (SELECT id FROM webhook_attempts WHERE webhook_id = %(id)s
+                  ORDER BY id DESC OFFSET {ATTEMPTS_KEPT - 1} LIMIT 1);
+    COMMIT
+"""
+
+
+def record_delivered(
+    engine: Engine,
+    claimed: Claim,
+    delivered: Sequence[Delivered],
+    *,
+    to: tuple[int, int],
+    lease_s: float,
+    release: bool = False,
+) -> bool:
+    """After a run of 2xx: move the cursor to `to` (the last one delivered, or further past rows
+    of other calendars), keep and count their attempts, renew the lease or, with `release`,
+    hand the subscription back: one transaction, one commit for the lot.
+    False if the claim is lost (or the subscription deleted): then nothing is recorded."""
+    statements = _RECORD_DELIVERED.format(timeouts=database.timeouts(engine), outcome=DELIVERED)
+    params = {
+        "id": claimed.id,
+        "token": claimed.token,
+        "txid": to[0],
+        "seq": to[1],
+        "lease": lease_s,
+        "release": release,
+        "event_ids": [d.event.id for d in delivered],
+        "types": [d.event.type for d in delivered],
+        "appointment_ids": [d.event.version.id for d in delivered],
+        "versions": [d.event.version.version for d in delivered],
+        "attempts": [d.attempt for d in delivered],
+        "statuses": [d.status for d in delivered],
+        "attempted_ats": [d.attempted_at for d in delivered],
+    }
+
+    def work(conn: psycopg.Connection, step: database.Step) -> bool:
+        step.committing = True  # sent with the rest: never run twice
+        results = database.round_trip(conn, statements, params)
+        return bool(results[2][0]["moved"])
+
+    return database.run(engine, work)
 
 
 def record_attempt(

@@ -94,13 +94,15 @@ class Receiver:
                         "ended": time.monotonic(),
                     }
                 )
-            request.send_response(status)
-            request.send_header("Content-Length", "2")
-            request.end_headers()
-            request.wfile.write(b"ok")
         finally:
+            # No longer in flight once answered: the sender may send the next one as soon as
+            # it reads the answer, before this thread gets past `write`.
             with self.lock:
                 self.in_flight[path] -= 1
+        request.send_response(status)
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"ok")
 
     def delivered(self, path: str) -> list[dict]:
         """Each event once (the first 2xx of each webhook-id), in the order they arrived."""
