@@ -274,3 +274,35 @@ def test_the_generated_client_takes_the_key(book):
         assert get_appointment.sync_detailed(client=client, appointment_id=11).status_code == 404
     with AuthenticatedClient(base_url=base, token="ses_wrong") as client:
         assert get_appointment.sync_detailed(client=client, appointment_id=1).status_code == 401
+
+
+def test_webhooks_are_managed_only_by_write_keys_within_their_calendars(book):
+    with psycopg.connect(embedded_db.libpq_url(book.keyed.url)) as conn:
+        conn.execute("TRUNCATE webhooks CASCADE")
+    url = "https://crm.example.com/hooks"
+    # A read key manages nothing; a write key nothing beyond its calendars.
+    assert book.call("r", "GET", "/webhooks").status_code == 403
+    assert book.call("r", "POST", "/webhooks", json={"url": url}).status_code == 403
+    for calendars in (["*"], ["clinic-*"], ["clinic-b-1"], ["clinic-a-1", "clinic-b-1"]):
+        refused = book.call("a", "POST", "/webhooks", json={"url": url, "calendars": calendars})
+        assert refused.status_code == 403, calendars
+        assert refused.json()["error"] == "forbidden"
+    # Within them, it may: its own calendars, by name or by a narrower pattern.
+    mine = book.call("a", "POST", "/webhooks", json={"url": url, "calendars": ["clinic-a-x*"]})
+    assert mine.status_code == 201
+    theirs = book.call("b", "POST", "/webhooks", json={"url": url, "calendars": ["clinic_b"]})
+    assert theirs.status_code == 201
+    # Another key's subscription is neither listed nor found: 404 as an unknown id.
+    assert [w["id"] for w in book.call("a", "GET", "/webhooks").json()] == [mine.json()["id"]]
+    other = theirs.json()["id"]
+    for method, path in (
+        ("GET", f"/webhooks/{other}"),
+        ("DELETE", f"/webhooks/{other}"),
+        ("POST", f"/webhooks/{other}/enable"),
+        ("GET", f"/webhooks/{other}/deliveries"),
+    ):
+        hidden = book.call("a", method, path)
+        unknown = book.call("a", method, path.replace(f"/{other}", f"/{UNKNOWN}"))
+        assert (hidden.status_code, hidden.json()["error"]) == (404, "not_found"), path
+        assert hidden.json()["message"] == unknown.json()["message"], path
+    assert book.call("b", "GET", f"/webhooks/{other}").status_code == 200
