@@ -12,7 +12,8 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
@@ -99,6 +100,17 @@ class TimeRangeUnavailable(DomainError):
         self.conflicts = conflicts
 
 
+class OutsideHours(DomainError):
+    """The calendar enforces its hours and the appointment does not lie inside its open time."""
+
+
+class Versioned(Protocol):
+    """What HTTP's conditional headers compare: an appointment, or a calendar's settings."""
+
+    @property
+    def version(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Precondition:
     """HTTP's conditional request headers, in domain terms, checked under the id lock.
@@ -112,7 +124,7 @@ class Precondition:
     any_version: bool = False
     create_only: bool = False
 
-    def check(self, current: StoredAppointment | None) -> None:
+    def check(self, current: "Versioned | None") -> None:
         if self.create_only and current is not None:
             raise PreconditionFailed()
         if self.any_version and current is None:
@@ -243,6 +255,7 @@ class Availability:
     end: datetime
     busy: list[Busy]
     free: list[Interval]
+    closed: list[Interval] = field(default_factory=list)
 
 
 def tile(
@@ -253,17 +266,144 @@ def tile(
     Busy and free together tile the window exactly, in order; free gaps shorter than
     `min_duration` are then left out.
     """
+    busy, free, _ = tile_hours(start, end, booked, min_duration, None)
+    return busy, free
+
+
+def tile_hours(
+    start: datetime,
+    end: datetime,
+    booked: Iterable[Busy],
+    min_duration: timedelta,
+    open_time: Sequence[Interval] | None,
+) -> tuple[list[Busy], list[Interval], list[Interval]]:
+    """Clip `booked` (sorted, non-overlapping) to [start, end) and split the gaps between into
+    free time (inside `open_time`, sorted and disjoint; None: open at all times) and closed time.
+
+    Busy, free and closed together tile the window exactly, each in order; free gaps shorter
+    than `min_duration` are then left out (closed ones never are).
+    """
     busy: list[Busy] = []
-    free: list[Interval] = []
+    gaps: list[Interval] = []
     cursor = start
     for slot in booked:
         clipped = Busy(slot.id, max(slot.start, start), min(slot.end, end))
         if clipped.start >= clipped.end:
             continue
         if clipped.start > cursor:
-            free.append(Interval(cursor, clipped.start))
+            gaps.append(Interval(cursor, clipped.start))
         busy.append(clipped)
         cursor = max(cursor, clipped.end)
     if cursor < end:
-        free.append(Interval(cursor, end))
-    return busy, [gap for gap in free if gap.end - gap.start >= min_duration]
+        gaps.append(Interval(cursor, end))
+    if open_time is None:
+        free, closed = gaps, []
+    else:
+        free = intersect(gaps, open_time)
+        closed = intersect(gaps, complement(open_time, start, end))
+    return busy, [gap for gap in free if gap.end - gap.start >= min_duration], closed
+
+
+def intersect(first: Sequence[Interval], second: Sequence[Interval]) -> list[Interval]:
+    """The intersection of two sorted lists of disjoint intervals, sorted."""
+    result: list[Interval] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        low = max(first[i].start, second[j].start)
+        high = min(first[i].end, second[j].end)
+        if low < high:
+            result.append(Interval(low, high))
+        if first[i].end < second[j].end:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def complement(intervals: Sequence[Interval], start: datetime, end: datetime) -> list[Interval]:
+    """What of [start, end) the sorted, disjoint `intervals` leave uncovered."""
+    result: list[Interval] = []
+    cursor = start
+    for interval in intervals:
+        if interval.start > cursor:
+            result.append(Interval(cursor, min(interval.start, end)))
+        cursor = max(cursor, interval.end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        result.append(Interval(cursor, end))
+    return [gap for gap in result if gap.start < gap.end]
+
+
+# -- Booking hours ----------------------------------------------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # in date.weekday() order
+MINUTES_A_DAY = 24 * 60
+# A local wall-clock interval [from, to) of one date, in minutes after that date's midnight:
+# 0 <= from < 1440, 0 <= to <= 1440, from != to; to < from means it ends on the next date.
+ClockInterval = tuple[int, int]
+WHOLE_DAY: tuple[ClockInterval, ...] = ((0, MINUTES_A_DAY),)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSettings:
+    """A calendar's booking hours and rules; the defaults are a calendar never configured:
+    open at all times, no buffers, nothing enforced (version 0)."""
+
+    calendar: str
+    time_zone: str = "UTC"
+    hours: dict[str, tuple[ClockInterval, ...]] | None = None  # weekday -> intervals
+    overrides: dict[date, tuple[ClockInterval, ...]] = field(default_factory=dict)
+    buffer_before: int = 0  # minutes
+    buffer_after: int = 0  # minutes
+    minimum_notice: int = 0  # minutes; bounds slots only
+    horizon: int = 365  # days; bounds slots only
+    enforce: bool = False
+    version: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def always_open(self) -> bool:
+        return self.hours is None and not self.overrides
+
+    @property
+    def gap(self) -> timedelta:
+        """How far apart two appointments' ranges must stand: both buffers, stacked."""
+        return timedelta(minutes=self.buffer_before + self.buffer_after)
+
+    def intervals_of(self, day: date) -> tuple[ClockInterval, ...]:
+        """The intervals that start on local date `day`: its override, else its weekday's."""
+        if day in self.overrides:
+            return self.overrides[day]
+        if self.hours is None:
+            return WHOLE_DAY
+        return self.hours.get(WEEKDAYS[day.weekday()], ())
+
+
+@dataclass(frozen=True, slots=True)
+class SlotQuery:
+    calendars: tuple[str, ...]
+    start: datetime
+    end: datetime
+    duration: int  # minutes
+    interval: int  # minutes, divides 1440
+    time_zone: str | None = None  # None: the first calendar's
+    required: int | None = None  # None: all of them
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start: datetime
+    end: datetime
+    calendars: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    start: datetime
+    end: datetime
+    duration: int
+    interval: int
+    time_zone: str
+    required: int
+    slots: list[Slot]

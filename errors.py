@@ -23,6 +23,7 @@ import metrics
 from domain import (
     Forbidden,
     NotFound,
+    OutsideHours,
     PreconditionFailed,
     StaleUpdate,
     TimeRangeUnavailable,
@@ -88,6 +89,12 @@ ANSWERS: dict[type[BaseException], Answer] = {
     ),
     TimeRangeUnavailable: Answer(
         409, "time_range_unavailable", "The requested time range is not available.", conflict=True
+    ),
+    OutsideHours: Answer(
+        409,
+        "outside_hours",
+        "The calendar enforces its hours and this time range is not inside its open time.",
+        conflict=True,
     ),
     # No pooled connection came free within DB_POOL_TIMEOUT_S.
     PoolTimeout: Answer(

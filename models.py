@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain import ACTIVE, CANCELLED
@@ -214,4 +215,33 @@ class ApiKey(Base):
     __table_args__ = (
         CheckConstraint("scope IN ('read', 'write')", name="scope_known"),
         CheckConstraint("octet_length(digest) = 32", name="digest_sha256"),
+    )
+
+
+class Calendar(Base):
+    """A calendar's booking hours and rules (domain.CalendarSettings); a calendar without a
+    row has the defaults. `hours` and `overrides` are kept in the API's own JSON form
+    (weekday or ISO date -> [["HH:MM", "HH:MM"], ...]); `version` is bumped by every PUT,
+    which takes the calendar's lock (services.py), as every write to the calendar does."""
+
+    __tablename__ = "calendars"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    hours: Mapped[dict | None] = mapped_column(JSONB)
+    overrides: Mapped[dict] = mapped_column(JSONB)
+    buffer_before: Mapped[int] = mapped_column(Integer)
+    buffer_after: Mapped[int] = mapped_column(Integer)
+    minimum_notice: Mapped[int] = mapped_column(Integer)
+    horizon: Mapped[int] = mapped_column(Integer)
+    enforce: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("buffer_before BETWEEN 0 AND 1440", name="buffer_before_range"),
+        CheckConstraint("buffer_after BETWEEN 0 AND 1440", name="buffer_after_range"),
+        CheckConstraint("minimum_notice >= 0", name="minimum_notice_range"),
+        CheckConstraint("horizon BETWEEN 1 AND 3650", name="horizon_range"),
+        CheckConstraint("version >= 1", name="version_positive"),
     )

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from errors import PROBLEM_JSON, http_error_response
 from formats import MAX_BIGINT
-from protocol import AppointmentIdConverter, SesameParser
+from protocol import CALENDAR_PATTERN, AppointmentIdConverter, CalendarConverter, SesameParser
 from schemas import (
     ClientTime,
     ErrorOut,
@@ -169,6 +169,9 @@ class SesameApi(Api):
         self.register_converter(
             AppointmentIdConverter,
             lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
+        )
+        self.register_converter(
+            CalendarConverter, lambda _: {"type": "string", "pattern": CALENDAR_PATTERN}
         )
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]

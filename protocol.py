@@ -20,7 +20,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter, ValidationError
 
-from domain import Precondition, StoredAppointment
+from domain import Precondition, StoredAppointment, Versioned
 from formats import DIGITS, page_cursor, parse_client_id
 
 
@@ -42,6 +42,17 @@ class AppointmentIdConverter(BaseConverter):
 def init_app(app: Flask) -> None:
     """Make `<appointment_id:...>` known to the app's URL rules."""
     app.url_map.converters["appointment_id"] = AppointmentIdConverter
+    app.url_map.converters["calendar"] = CalendarConverter
+
+
+CALENDAR_PATTERN = "^[A-Za-z0-9._-]{1,64}$"
+
+
+class CalendarConverter(BaseConverter):
+    """Path calendar names: 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'; anything else is no such
+    calendar (404)."""
+
+    regex = CALENDAR_PATTERN[1:-1]
 
 
 class SesameParser(FlaskParser):
@@ -75,11 +86,11 @@ class SesameParser(FlaskParser):
         abort(400, error="malformed_json", message="The request body is not valid JSON.")
 
 
-def etag(appointment: StoredAppointment) -> str:
+def etag(appointment: Versioned) -> str:
     return f'"{appointment.version}"'
 
 
-def with_etag(appointment: StoredAppointment, status: int = 200, **headers: str) -> Any:
+def with_etag(appointment: Versioned, status: int = 200, **headers: str) -> Any:
     """A view's return value: the appointment, its status and its ETag (and `headers`)."""
     return appointment, status, {"ETag": etag(appointment), **headers}
 

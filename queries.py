@@ -14,16 +14,18 @@ primary (a client expects its own write); the rest may be a moment old.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 import database
+import localtime
 from domain import (
     ACTIVE,
     ALL,
@@ -32,15 +34,20 @@ from domain import (
     Availability,
     BookQuery,
     Busy,
+    CalendarSettings,
     ChangesPage,
     FeedPosition,
     Forbidden,
+    Interval,
     NotFound,
     RecordedVersion,
+    SlotQuery,
+    Slots,
     StoredAppointment,
-    tile,
+    tile_hours,
 )
 from models import TIME_RANGE, VALIDITY
+from slots import offer
 
 
 def read(engine: Engine, statement: Any, params: Any, row_type: Any = None) -> list[Any]:
@@ -253,9 +260,126 @@ def availability(
     if not access.opens(calendar):
         raise Forbidden()
     params = {"calendar": calendar, "from": start, "to": end}
-    booked = read(engine, _BOOKED, params, Busy)
-    busy, free = tile(start, end, booked, min_duration)
-    return Availability(calendar, start, end, busy, free)
+
+    def work(conn: psycopg.Connection, step: database.Step) -> tuple[list[dict], list[dict]]:
+        _, booked, settings = database.round_trip(
+            conn, f"{database.timeouts(engine)}; {_BOOKED}; {_SETTINGS}", params
+        )
+        return booked, settings
+
+    booked, settings = database.run(engine, work)
+    hours = settings_from_row(settings[0]) if settings else CalendarSettings(calendar)
+    open_time = None if hours.always_open else localtime.open_time(hours, start, end)
+    busy, free, closed = tile_hours(
+        start, end, [Busy(**row) for row in booked], min_duration, open_time
+    )
+    return Availability(calendar, start, end, busy, free, closed)
+
+
+# -- Calendars' settings and slots -------------------------------------------------------------
+
+SETTINGS_COLUMNS = (
+    "name AS calendar, time_zone, hours, overrides, buffer_before, buffer_after,"
+    " minimum_notice, horizon, enforce, version, updated_at"
+)
+_SETTINGS = f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name = %(calendar)s"
+_ALL_SETTINGS = f"SELECT {SETTINGS_COLUMNS} FROM calendars ORDER BY name"
+_KEY_SETTINGS = (
+    f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name LIKE ANY(%(calendars)s) ORDER BY name"
+)
+
+
+def settings_from_row(row: dict[str, Any]) -> CalendarSettings:
+    """A `calendars` row (labelled by SETTINGS_COLUMNS) as the domain's settings."""
+    hours = row["hours"]
+    return CalendarSettings(
+        **{
+            **row,
+            "hours": None
+            if hours is None
+            else {day: localtime.intervals_from_json(pairs) for day, pairs in hours.items()},
+            "overrides": {
+                date.fromisoformat(day): localtime.intervals_from_json(pairs)
+                for day, pairs in row["overrides"].items()
+            },
+        }
+    )
+
+
+def settings_to_row(settings: CalendarSettings) -> dict[str, Any]:
+    """The parameters of a `calendars` row, `hours` and `overrides` as JSON."""
+    hours = settings.hours
+    return {
+        "name": settings.calendar,
+        "time_zone": settings.time_zone,
+        "hours": None
+        if hours is None
+        else Jsonb({day: localtime.intervals_to_json(v) for day, v in hours.items()}),
+        "overrides": Jsonb(
+            {
+                day.isoformat(): localtime.intervals_to_json(v)
+                for day, v in sorted(settings.overrides.items())
+            }
+        ),
+        "buffer_before": settings.buffer_before,
+        "buffer_after": settings.buffer_after,
+        "minimum_notice": settings.minimum_notice,
+        "horizon": settings.horizon,
+        "enforce": settings.enforce,
+    }
+
+
+def get_calendar(engine: Engine, calendar: str, access: Access = FULL_ACCESS) -> CalendarSettings:
+    """A calendar's settings; the defaults (version 0) for one never configured."""
+    if not access.opens(calendar):
+        raise Forbidden()
+    rows = read(engine, _SETTINGS, {"calendar": calendar})
+    return settings_from_row(rows[0]) if rows else CalendarSettings(calendar)
+
+
+def list_calendars(engine: Engine, access: Access = FULL_ACCESS) -> list[CalendarSettings]:
+    """The calendars that have settings, by name; only those `access` opens."""
+    if access.everything:
+        rows = read(engine, _ALL_SETTINGS, {})
+    else:
+        rows = read(engine, _KEY_SETTINGS, {"calendars": access.like_patterns})
+    return [settings_from_row(row) for row in rows]
+
+
+# Each calendar's active appointments that can block a start in the window: a blocked range
+# reaches at most both buffers (2 x 1440 minutes) beyond the appointment.
+_BOOKED_NEAR = (
+    "SELECT calendar, starts_at AS start, ends_at AS end FROM appointments"
+    f" WHERE calendar = ANY(%(calendars)s) AND status = '{ACTIVE}'"
+    f" AND {TIME_RANGE} && tstzrange(%(from)s - interval '2 days', %(to)s + interval '2 days',"
+    " '[)') ORDER BY starts_at"
+)
+_SETTINGS_OF_ALL = f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name = ANY(%(calendars)s)"
+_NOW = "SELECT clock_timestamp() AS now"
+
+
+def slots(engine: Engine, query: SlotQuery, access: Access = FULL_ACCESS) -> Slots:
+    """The starts of `query.duration` free on at least `query.required` of its calendars
+    (slots.py), by the settings, the active appointments and the clock of one round trip."""
+    if not all(access.opens(calendar) for calendar in query.calendars):
+        raise Forbidden()
+    params = {"calendars": list(query.calendars), "from": query.start, "to": query.end}
+
+    def work(conn: psycopg.Connection, step: database.Step) -> list[list[dict]]:
+        return database.round_trip(
+            conn,
+            f"{database.timeouts(engine)}; {_SETTINGS_OF_ALL}; {_BOOKED_NEAR}; {_NOW}",
+            params,
+        )
+
+    _, settings_rows, booked_rows, clock = database.run(engine, work)
+    now = clock[0]["now"]
+    stored = {row["calendar"]: settings_from_row(row) for row in settings_rows}
+    settings = [stored.get(name) or CalendarSettings(name) for name in query.calendars]
+    booked: dict[str, list[Interval]] = {}
+    for row in booked_rows:
+        booked.setdefault(row["calendar"], []).append(Interval(row["start"], row["end"]))
+    return offer(query, settings, booked, now)
 
 
 def schema_revision(session: Session) -> str | None:

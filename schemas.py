@@ -317,7 +317,8 @@ class FreeOut(Schema):
 
 
 class AvailabilityOut(Schema):
-    """Busy and free together tile `[from, to)` exactly, in order, clipped to it."""
+    """Busy, free and closed together tile `[from, to)` exactly, each in order, clipped to it:
+    busy first, then closed (outside open time), the rest free."""
 
     calendar = fields.String(required=True, metadata={"example": "room-1"})
     start = UtcTime(
@@ -326,6 +327,14 @@ class AvailabilityOut(Schema):
     end = UtcTime(required=True, data_key="to", metadata={"example": "2026-12-02T00:00:00.000Z"})
     busy = fields.List(fields.Nested(BusyOut), required=True)
     free = fields.List(fields.Nested(FreeOut), required=True)
+    closed = fields.List(
+        fields.Nested(FreeOut),
+        required=True,
+        metadata={
+            "description": "Outside the calendar's open time (and not busy); empty for a "
+            "calendar without hours. Busy, free and closed tile the window."
+        },
+    )
 
 
 class ChangesQuery(Schema):

@@ -10,11 +10,15 @@ the locks is measured by the server, in the lock statements themselves (`metrics
 Never imports Flask, never speaks HTTP, never commits outside the transaction it opened.
 """
 
+from datetime import timedelta
+
 import psycopg
 import psycopg.errors
 from sqlalchemy.engine import Engine
 
 import database
+import localtime
+import queries
 from domain import (
     ACTIVE,
     CANCELLED,
@@ -22,9 +26,11 @@ from domain import (
     NO_PRECONDITION,
     Access,
     AppointmentData,
+    CalendarSettings,
     Decision,
     Forbidden,
     NotFound,
+    OutsideHours,
     Precondition,
     SaveResult,
     StaleUpdate,
@@ -66,10 +72,16 @@ _READ = (
     "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version,"
     " status FROM appointments WHERE id = %(id)s"
 )
-# The active appointments of the calendar that the new range meets, itself excepted.
+# The settings of the calendar written to, read with the row (before the calendar lock) and
+# checked again under it by version (`_WRITE_UNLESS_OVERLAP`): a PUT in between makes the write
+# do nothing and start over (`SettingsChanged`).
+_READ_SETTINGS = f"SELECT {queries.SETTINGS_COLUMNS} FROM calendars WHERE name = %(calendar)s"
+# The active appointments of the calendar that the new range meets, itself excepted. `gap` is
+# both of the calendar's buffers when it enforces them, else zero: blocked ranges
+# [start - before, end + after) meet exactly when the plain ranges come closer than `gap`.
 _OVERLAPPING = (
-    f"calendar = %(calendar)s AND status = '{ACTIVE}'"
-    f" AND {TIME_RANGE} && tstzrange(%(start)s, %(end)s, '[)') AND id <> %(id)s"
+    f"calendar = %(calendar)s AND status = '{ACTIVE}' AND {TIME_RANGE}"
+    " && tstzrange(%(start)s - %(gap)s, %(end)s + %(gap)s, '[)') AND id <> %(id)s"
 )
 _OVERLAPS = (
     f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
@@ -81,8 +93,12 @@ _OVERLAPS = (
 # kept at least 1 ms after the previous version's, so every version of an appointment has a
 # non-empty [recorded_at, superseded_at) at the millisecond precision the API reports.
 _WRITE_UNLESS_OVERLAP = f"""
-    WITH conflicts AS (
+    WITH settings AS (
+        SELECT %(settings_version)s::int IS NOT NULL AND %(settings_version)s::int <> coalesce(
+            (SELECT version FROM calendars WHERE name = %(calendar)s), 0) AS changed
+    ), conflicts AS (
         SELECT id FROM appointments WHERE %(status)s = '{ACTIVE}' AND {_OVERLAPPING}
+           AND NOT (SELECT changed FROM settings)
          ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}
     ), stamp AS (
         SELECT greatest(
@@ -94,7 +110,7 @@ _WRITE_UNLESS_OVERLAP = f"""
             (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)
         SELECT %(id)s, %(calendar)s, %(start)s, %(end)s, %(created_at)s, %(updated_at)s,
                %(version)s, %(status)s
-         WHERE NOT EXISTS (SELECT FROM conflicts)
+         WHERE NOT EXISTS (SELECT FROM conflicts) AND NOT (SELECT changed FROM settings)
         ON CONFLICT (id) DO UPDATE SET
             calendar = excluded.calendar, starts_at = excluded.starts_at,
             ends_at = excluded.ends_at, created_at = excluded.created_at,
@@ -112,7 +128,8 @@ _WRITE_UNLESS_OVERLAP = f"""
                %(recorded_by)s
           FROM current, stamp
     )
-    SELECT array(SELECT id FROM conflicts) AS conflicts
+    SELECT array(SELECT id FROM conflicts) AS conflicts,
+           (SELECT changed FROM settings) AS settings_changed
     """
 
 
@@ -124,31 +141,50 @@ def save_appointment(
     access: Access = FULL_ACCESS,
 ) -> SaveResult:
     """Create or update by client id; the latest `updatedAt` wins. One transaction, two round
-    trips: BEGIN, the id lock and the read; then the calendar locks, the write and COMMIT.
+    trips: BEGIN, the id lock, the read and the calendar's settings; then the calendar locks,
+    the write and COMMIT.
 
     `access` must open the new calendar and, for an update, the stored one: a create in, a
     move to or a move from a calendar outside it is `Forbidden` before anything else is
-    decided, so the refusal tells nothing of the stored appointment."""
+    decided, so the refusal tells nothing of the stored appointment. A calendar that enforces
+    its hours refuses a range outside its open time (`OutsideHours`) and one whose blocked
+    range meets another's (`TimeRangeUnavailable`), checked against the settings in force
+    when the calendar lock is granted: if a PUT changed them since they were read, the write
+    does nothing and runs again with the settings read under the lock."""
     if not access.write or not access.opens(new.calendar):
         raise Forbidden()
 
     def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
-        current = _lock_and_read(conn, engine, new.id)
-        if current is not None and not access.opens(current.calendar):
-            raise Forbidden()
-        precondition.check(current)
-        decision = decide(current, new)
-        if decision is Decision.STALE:
-            raise StaleUpdate()
-        if decision is Decision.REPLAY:
-            assert current is not None
-            return SaveResult(current, created=False)
-        calendars = {new.calendar} | ({current.calendar} if current else set())
-        version = current.version + 1 if current else 1
-        stored = _write_and_commit(
-            conn, step, calendars, new, version=version, recorded_by=access.key
-        )
-        return SaveResult(stored, created=current is None)
+        settings_locked = False
+        while True:
+            current, settings = _lock_and_read(conn, engine, new.id, new.calendar)
+            if current is not None and not access.opens(current.calendar):
+                raise Forbidden()
+            precondition.check(current)
+            decision = decide(current, new)
+            if decision is Decision.STALE:
+                raise StaleUpdate()
+            if decision is Decision.REPLAY:
+                assert current is not None
+                return SaveResult(current, created=False)
+            calendars = {new.calendar} | ({current.calendar} if current else set())
+            if settings_locked:
+                settings = _lock_calendars_and_read_settings(conn, calendars, new.calendar)
+            if settings.enforce and not localtime.is_open(settings, new.start, new.end):
+                raise OutsideHours()
+            version = current.version + 1 if current else 1
+            stored = _write_and_commit(
+                conn,
+                step,
+                calendars,
+                new,
+                version=version,
+                recorded_by=access.key,
+                settings=settings,
+            )
+            if stored is not None:
+                return SaveResult(stored, created=current is None)
+            settings_locked = True  # the settings changed under us: once more, under the lock
 
     try:
         return database.run(engine, work)
@@ -166,18 +202,19 @@ def cancel_appointment(
     access: Access = FULL_ACCESS,
 ) -> StoredAppointment:
     """Cancel: a new version that frees the slot at once. Cancelling twice changes nothing.
-    An appointment outside `access`'s calendars is not found, exactly as a missing one."""
+    An appointment outside `access`'s calendars is not found, exactly as a missing one.
+    Always allowed, whatever the calendar's hours: it only frees time."""
     if not access.write:
         raise Forbidden()
 
     def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
-        current = _lock_and_read(conn, engine, appointment_id)
+        current, _ = _lock_and_read(conn, engine, appointment_id)
         if current is None or not access.opens(current.calendar):
             raise NotFound()
         precondition.check(current)
         if not current.active:
             return current
-        return _write_and_commit(
+        stored = _write_and_commit(
             conn,
             step,
             {current.calendar},
@@ -186,22 +223,96 @@ def cancel_appointment(
             status=CANCELLED,
             recorded_by=access.key,
         )
+        assert stored is not None  # a cancellation checks no settings
+        return stored
 
     return database.run(engine, work)
 
 
+def save_calendar(
+    engine: Engine,
+    *,
+    settings: CalendarSettings,
+    precondition: Precondition = NO_PRECONDITION,
+    access: Access = FULL_ACCESS,
+) -> CalendarSettings:
+    """Replace a calendar's settings: the next version, under the calendar's lock, so every
+    write to the calendar is checked against exactly one version and sees every write before
+    it. Stored appointments are never rewritten."""
+    if not access.write or not access.opens(settings.calendar):
+        raise Forbidden()
+
+    def work(conn: psycopg.Connection, step: database.Step) -> CalendarSettings:
+        database.round_trip(
+            conn,
+            f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}",
+        )
+        current = _lock_calendars_and_read_settings(conn, {settings.calendar}, settings.calendar)
+        precondition.check(current)
+        step.committing = True
+        (row,), _ = database.round_trip(
+            conn,
+            f"{_SAVE_SETTINGS}; COMMIT",
+            {**queries.settings_to_row(settings), "version": current.version + 1},
+        )
+        return queries.settings_from_row(row)
+
+    return database.run(engine, work)
+
+
+_SAVE_SETTINGS = f"""
+    INSERT INTO calendars AS c
+        (name, time_zone, hours, overrides, buffer_before, buffer_after, minimum_notice,
+         horizon, enforce, version, updated_at)
+    VALUES (%(name)s, %(time_zone)s, %(hours)s, %(overrides)s, %(buffer_before)s,
+            %(buffer_after)s, %(minimum_notice)s, %(horizon)s, %(enforce)s, %(version)s,
+            date_trunc('milliseconds', clock_timestamp()))
+    ON CONFLICT (name) DO UPDATE SET
+        time_zone = excluded.time_zone, hours = excluded.hours, overrides = excluded.overrides,
+        buffer_before = excluded.buffer_before, buffer_after = excluded.buffer_after,
+        minimum_notice = excluded.minimum_notice, horizon = excluded.horizon,
+        enforce = excluded.enforce, version = excluded.version, updated_at = excluded.updated_at
+    RETURNING {queries.SETTINGS_COLUMNS.replace("name AS", "c.name AS")}
+    """
+
+
 def _lock_and_read(
-    conn: psycopg.Connection, engine: Engine, appointment_id: int
-) -> StoredAppointment | None:
-    """Open the transaction, take the id lock, then read the row, in one round trip: the read
-    is a statement of its own, so it has a snapshot taken after the lock was granted."""
-    _, _, (lock,), rows = database.round_trip(
-        conn,
-        f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}; {_LOCK_ID}; {_READ}",
-        {"id": appointment_id},
+    conn: psycopg.Connection, engine: Engine, appointment_id: int, calendar: str | None = None
+) -> tuple[StoredAppointment | None, CalendarSettings]:
+    """Open the transaction, take the id lock, then read the row (and `calendar`'s settings),
+    in one round trip: the reads are statements of their own, so they have a snapshot taken
+    after the lock was granted."""
+    statements = (
+        f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}; {_LOCK_ID}; {_READ}"
+    )
+    if calendar is not None:
+        statements += f"; {_READ_SETTINGS}"
+    _, _, (lock,), rows, *settings = database.round_trip(
+        conn, statements, {"id": appointment_id, "calendar": calendar}
     )
     LOCK_WAIT.observe(lock["waited"])
-    return StoredAppointment(**rows[0]) if rows else None
+    current = StoredAppointment(**rows[0]) if rows else None
+    return current, _settings(settings[0] if settings else [], calendar)
+
+
+def _lock_calendars_and_read_settings(
+    conn: psycopg.Connection, calendars: set[str], calendar: str
+) -> CalendarSettings:
+    """Take the calendar locks (inside the open transaction), then read `calendar`'s
+    settings, which no PUT can change until the transaction ends."""
+    (lock,), settings = database.round_trip(
+        conn,
+        f"{_LOCK_CALENDARS}; {_READ_SETTINGS}",
+        {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars), "calendar": calendar},
+    )
+    LOCK_WAIT.observe(lock["waited"])
+    return _settings(settings, calendar)
+
+
+def _settings(rows: list[dict], calendar: str | None) -> CalendarSettings:
+    if rows:
+        return queries.settings_from_row(rows[0])
+    return CalendarSettings(calendar or "")
 
 
 def _write_and_commit(
@@ -213,12 +324,21 @@ def _write_and_commit(
     version: int,
     status: str = ACTIVE,
     recorded_by: str | None = None,
-) -> StoredAppointment:
+    settings: CalendarSettings | None = None,
+) -> StoredAppointment | None:
     """Lock the calendars, write the version unless it overlaps an active appointment of its
-    calendar, and commit, in one round trip. A refused write wrote nothing, so the COMMIT
-    that travels with it is harmless; a failing one stops the rest (`run` rolls back)."""
+    calendar (widened by the buffers of a calendar that enforces them), and commit, in one
+    round trip. A refused write wrote nothing, so the COMMIT that travels with it is harmless;
+    a failing one stops the rest (`run` rolls back). None: `settings` are no longer the
+    calendar's, and nothing was written."""
+    gap = settings.gap if settings is not None and settings.enforce else timedelta(0)
     params = {**_columns(data), "version": version, "status": status, "recorded_by": recorded_by}
-    params.update(space=_CALENDAR_LOCK_SPACE, names=sorted(calendars))
+    params.update(
+        space=_CALENDAR_LOCK_SPACE,
+        names=sorted(calendars),
+        gap=gap,
+        settings_version=settings.version if settings is not None else None,
+    )
     step.committing = True
     (lock,), (write,), _ = database.round_trip(
         conn, f"{_LOCK_CALENDARS}; {_WRITE_UNLESS_OVERLAP}; COMMIT", params
@@ -226,11 +346,19 @@ def _write_and_commit(
     LOCK_WAIT.observe(lock["waited"])
     if write["conflicts"]:
         raise TimeRangeUnavailable(list(write["conflicts"]))
+    if write["settings_changed"]:
+        return None
     return StoredAppointment(**_columns(data), version=version, status=status)
 
 
 def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:
-    params = {"calendar": new.calendar, "start": new.start, "end": new.end, "id": new.id}
+    params = {
+        "calendar": new.calendar,
+        "start": new.start,
+        "end": new.end,
+        "id": new.id,
+        "gap": timedelta(0),
+    }
 
     def work(conn: psycopg.Connection, step: database.Step) -> list[int]:
         (rows,) = database.round_trip(conn, _OVERLAPS, params)

@@ -40,6 +40,7 @@ import protocol
 import ratelimit
 import replicas
 import webhooks
+from calendars_views import calendars
 from cli import webhooks_cli
 from config import settings_from_env
 from database import db
@@ -70,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = openapi.init_app(app, version=__version__)
     api.register_blueprint(appointments)
     api.register_blueprint(webhook_operations)
+    api.register_blueprint(calendars)
     app.cli.add_command(webhooks_cli)
     errors.init_app(app)
     app.cli.add_command(keys.cli)

@@ -214,3 +214,13 @@ def new_key(url: str, name: str, scope: str, calendars: str) -> str:
     )
     assert made.returncode == 0, made.stderr
     return made.stdout.splitlines()[-1]
+
+
+# -- Booking hours: calendar settings ------------------------------------------------------------
+
+
+def put(client, path: str, **kwargs):
+    """PUT through Flask's client or a LiveClient (whose interface has no `put` of its own)."""
+    if isinstance(client, LiveClient) and not hasattr(LiveClient, "put"):
+        return client.open("PUT", path, **kwargs)
+    return client.put(path, **kwargs)

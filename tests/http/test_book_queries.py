@@ -107,6 +107,7 @@ def test_availability_tiles_the_window_with_busy_and_free(client):
             {"id": 3, "start": "2026-12-01T11:00:00.000Z", "end": "2026-12-01T12:00:00.000Z"},
         ],
         "free": [{"start": "2026-12-01T10:00:00.000Z", "end": "2026-12-01T11:00:00.000Z"}],
+        "closed": [],
     }
 
 

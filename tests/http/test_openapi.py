@@ -44,6 +44,10 @@ def test_document_lists_every_operation_with_an_operation_id(client):
         ("/webhooks/{webhook_id}", "delete"): "deleteWebhook",
         ("/webhooks/{webhook_id}/enable", "post"): "enableWebhook",
         ("/webhooks/{webhook_id}/deliveries", "get"): "listWebhookDeliveries",
+        ("/calendars", "get"): "listCalendars",
+        ("/calendars/{calendar}", "get"): "getCalendar",
+        ("/calendars/{calendar}", "put"): "putCalendar",
+        ("/slots", "get"): "getSlots",
     }
 
 

@@ -1,0 +1,314 @@
+"""The wire format of booking hours: a calendar's settings and the slots query and answer.
+
+Wall-clock times are `HH:MM` strings (localtime.py parses them), intervals `[from, to]` pairs,
+half-open; zones are IANA names that the pinned tzdata package knows. A request that passes
+these schemas reaches services.py and queries.py as domain.py's `CalendarSettings` and
+`SlotQuery`. Never touches the database, never reads the request itself.
+"""
+
+from datetime import date, timedelta
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+import localtime
+from domain import MINUTES_A_DAY, WEEKDAYS, CalendarSettings, ClockInterval, SlotQuery
+from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
+
+CLOCK_PATTERN = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_INTERVALS_DOC = {
+    "type": "array",
+    "items": {
+        "type": "array",
+        "items": {"type": "string", "pattern": CLOCK_PATTERN},
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "`[from, to)` local wall-clock times; `to` may be `24:00`; `to` before "
+        '`from` ends the next day (`["22:00", "02:00"]`); `from` equal to `to` is refused.',
+    },
+    "maxItems": 48,
+}
+
+
+def _intervals(value: Any) -> tuple[ClockInterval, ...]:
+    """One date's intervals, checked: well formed, none empty, none overlapping another."""
+    if not isinstance(value, list) or len(value) > 48:
+        raise ValidationError("Must be a list of at most 48 [from, to] pairs.")
+    intervals = []
+    for pair in value:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(clock, str) for clock in pair)
+        ):
+            raise ValidationError('Each interval must be a pair ["HH:MM", "HH:MM"].')
+        try:
+            start, end = localtime.parse_clock(pair[0]), localtime.parse_clock(pair[1])
+        except ValueError as error:
+            raise ValidationError(f"{error} ({pair[0]!r}, {pair[1]!r})") from None
+        if start == MINUTES_A_DAY:
+            raise ValidationError("An interval cannot start at 24:00.")
+        if start == end:
+            raise ValidationError(f"An interval must not start where it ends ({pair[0]}).")
+        intervals.append((start, end))
+    # Overnight ones as [from, to + 24h): two of one date may not overlap on that line.
+    spans = sorted((start, end if end > start else end + MINUTES_A_DAY) for start, end in intervals)
+    for (_, first_end), (second_start, _) in zip(spans, spans[1:], strict=False):
+        if second_start < first_end:
+            raise ValidationError("Intervals of one day must not overlap.")
+    return tuple(sorted(intervals))
+
+
+class Hours(fields.Field):
+    """Weekday (`mon`..`sun`) to its intervals; a weekday left out is closed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        doc = {
+            "type": "object",
+            "nullable": True,
+            "properties": {day: _INTERVALS_DOC for day in WEEKDAYS},
+            "additionalProperties": False,
+            "description": "Weekly open hours, local to `timeZone`: weekday to intervals. "
+            "A weekday left out is closed; null (the default) is open at all times.",
+            "example": {
+                "mon": [["09:00", "12:00"], ["13:00", "17:00"]],
+                "fri": [["22:00", "02:00"]],
+            },
+        }
+        super().__init__(metadata=doc, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("Must be an object of weekdays, or null.")
+        unknown = sorted(set(value) - set(WEEKDAYS))
+        if unknown:
+            raise ValidationError(f"Not a weekday: {', '.join(unknown)}; use mon..sun.")
+        return {day: _intervals(intervals) for day, intervals in value.items()}
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return {day: localtime.intervals_to_json(value[day]) for day in WEEKDAYS if day in value}
+
+
+class Overrides(fields.Field):
+    """A local date to the intervals that replace its weekly ones (`[]` closes the day)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        doc = {
+            "type": "object",
+            "additionalProperties": _INTERVALS_DOC,
+            "description": "Local date `YYYY-MM-DD` to the intervals that replace that date's "
+            "weekly ones; `[]` closes the day. At most 1000 dates.",
+            "example": {"2027-12-24": [["09:00", "12:00"]], "2027-12-25": []},
+        }
+        super().__init__(metadata=doc, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict) or len(value) > 1000:
+            raise ValidationError("Must be an object of at most 1000 dates.")
+        overrides = {}
+        for day, intervals in value.items():
+            try:
+                parsed = date.fromisoformat(day) if len(day) == 10 else None
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                raise ValidationError(f"Not a date YYYY-MM-DD: {day!r}.")
+            overrides[parsed] = _intervals(intervals)
+        return overrides
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return {day.isoformat(): localtime.intervals_to_json(value[day]) for day in sorted(value)}
+
+
+def validate_zone(value: str) -> None:
+    try:
+        localtime.zone(value)
+    except localtime.UnknownZone as error:
+        raise ValidationError(str(error)) from None
+
+
+def _minutes(key: str, high: int, description: str) -> fields.Integer:
+    return fields.Integer(
+        data_key=key,
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, high),
+        metadata={"description": description, "example": 0},
+    )
+
+
+_ZONE_DOC = {"description": "An IANA time zone name.", "example": "America/New_York"}
+
+
+class CalendarSettingsSchema(Schema):
+    """A calendar's booking hours and rules. `PUT` replaces all of them: what it leaves out
+    takes its default. `calendar`, `version` and `updatedAt` may be sent back as a GET gave
+    them (`calendar` must then name this calendar); the service sets them."""
+
+    calendar = fields.String(validate=validate_calendar, metadata={"example": "dr-lee"})
+    time_zone = fields.String(
+        data_key="timeZone", load_default="UTC", validate=validate_zone, metadata=_ZONE_DOC
+    )
+    hours = Hours(allow_none=True, load_default=None)
+    overrides = Overrides(load_default=dict)
+    buffer_before = _minutes(
+        "bufferBefore", 1440, "Minutes kept free before each appointment (0-1440)."
+    )
+    buffer_after = _minutes(
+        "bufferAfter", 1440, "Minutes kept free after each appointment (0-1440)."
+    )
+    minimum_notice = _minutes(
+        "minimumNotice", 5_256_000, "Slots start at least this many minutes from now."
+    )
+    horizon = fields.Integer(
+        strict=True,
+        load_default=365,
+        validate=validate.Range(1, 3650),
+        metadata={"description": "Slots start less than this many days from now.", "example": 60},
+    )
+    enforce = fields.Boolean(
+        truthy={True},
+        falsy={False},
+        load_default=False,
+        metadata={
+            "description": "Refuse writes outside open time (409 `outside_hours`) or whose "
+            "range with buffers meets another appointment's (409 `time_range_unavailable`)."
+        },
+    )
+    version = fields.Integer(
+        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."}
+    )
+    updated_at = UtcTime(
+        data_key="updatedAt",
+        allow_none=True,
+        metadata={"description": "When the last PUT was recorded. Ignored in a PUT."},
+    )
+
+    @post_load
+    def _to_settings(self, data: dict[str, Any], **kwargs: Any) -> CalendarSettings:
+        data.pop("version", None)
+        data.pop("updated_at", None)
+        return CalendarSettings(calendar=data.pop("calendar", ""), **data)
+
+
+CALENDAR_EXAMPLE = {
+    "timeZone": "America/New_York",
+    "hours": {
+        "mon": [["09:00", "12:00"], ["13:00", "17:00"]],
+        "tue": [["09:00", "17:00"]],
+        "fri": [["22:00", "02:00"]],
+    },
+    "overrides": {"2027-12-24": [["09:00", "12:00"]], "2027-12-25": []},
+    "bufferBefore": 10,
+    "bufferAfter": 5,
+    "minimumNotice": 120,
+    "horizon": 60,
+    "enforce": True,
+}
+
+
+class SlotsQuery(Schema):
+    """Query of `GET /slots`."""
+
+    MAX_WINDOW = timedelta(days=31)
+
+    calendars = fields.List(
+        fields.String(validate=validate_calendar),
+        data_key="calendar",
+        required=True,
+        validate=validate.Length(1, 20),
+        metadata={"description": "1 to 20 calendars; repeat the parameter.", "example": ["dr-lee"]},
+    )
+    start = ClientTime(
+        required=True,
+        data_key="from",
+        metadata={"description": "Slots start at or after this.", "example": "2027-03-01 00:00"},
+    )
+    end = ClientTime(
+        required=True,
+        data_key="to",
+        metadata={
+            "description": "Slots end at or before this; at most 31 days after `from`.",
+            "example": "2027-03-08 00:00",
+        },
+    )
+    duration = QueryInteger(
+        required=True,
+        validate=validate.Range(1, 1440),
+        metadata={"description": "Minutes, 1-1440.", "example": 30},
+    )
+    interval = QueryInteger(
+        load_default=15,
+        validate=validate.And(
+            validate.Range(1, 1440),
+            lambda minutes: (
+                MINUTES_A_DAY % minutes == 0 or _refuse("Must divide 1440 (a day) evenly.")
+            ),
+        ),
+        metadata={
+            "description": "Minutes between candidate starts on the local wall clock; divides "
+            "1440.",
+            "example": 15,
+        },
+    )
+    time_zone = fields.String(
+        data_key="timeZone",
+        validate=validate_zone,
+        metadata={
+            "description": "The zone of the start grid; default: the first calendar's.",
+            "example": "Europe/Berlin",
+        },
+    )
+    required = QueryInteger(
+        metadata={
+            "description": "Offer a start free on at least this many of the calendars; "
+            "default: all of them.",
+            "example": 1,
+        }
+    )
+
+    @validates_schema
+    def _bounded(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "start" in data and "end" in data:
+            if data["end"] <= data["start"]:
+                raise ValidationError("Must be later than from.", "to")
+            if data["end"] - data["start"] > self.MAX_WINDOW:
+                raise ValidationError("The window may span at most 31 days.", "to")
+        required = data.get("required")
+        if required is not None and "calendars" in data:
+            if not 1 <= required <= len(set(data["calendars"])):
+                raise ValidationError("Must be from 1 to the number of calendars.", "required")
+
+    @post_load
+    def _to_query(self, data: dict[str, Any], **kwargs: Any) -> SlotQuery:
+        calendars = tuple(dict.fromkeys(data.pop("calendars")))
+        return SlotQuery(calendars=calendars, **data)
+
+
+def _refuse(message: str) -> bool:
+    raise ValidationError(message)
+
+
+class SlotOut(Schema):
+    start = UtcTime(required=True, metadata={"example": "2027-03-01T08:00:00.000Z"})
+    end = UtcTime(required=True, metadata={"example": "2027-03-01T08:30:00.000Z"})
+    calendars = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The calendars free for it, sorted.", "example": ["dr-lee"]},
+    )
+
+
+class SlotsOut(Schema):
+    """The starts on the grid that at least `required` calendars can take, by start."""
+
+    start = UtcTime(required=True, data_key="from")
+    end = UtcTime(required=True, data_key="to")
+    duration = fields.Integer(required=True, metadata={"example": 30})
+    interval = fields.Integer(required=True, metadata={"example": 15})
+    time_zone = fields.String(required=True, data_key="timeZone", metadata=_ZONE_DOC)
+    required = fields.Integer(required=True, metadata={"example": 1})
+    slots = fields.List(fields.Nested(SlotOut), required=True)
