@@ -16,6 +16,7 @@ gives both instants. Pure functions on domain values: no SQL, no HTTP.
 
 import functools
 import importlib.resources
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +28,10 @@ _TZDATA = importlib.resources.files("tzdata")
 ZONE_NAMES: frozenset[str] = frozenset(
     _TZDATA.joinpath("zones").read_text(encoding="utf-8").split()
 )
+
+
+# ASCII digits only: `str.isdigit` and `int` take other scripts' digits too.
+_CLOCK = re.compile("[0-9]{2}:[0-9]{2}", re.ASCII)
 
 
 class UnknownZone(ValueError):
@@ -44,7 +49,7 @@ def zone(name: str) -> ZoneInfo:
 
 def parse_clock(text: str) -> int:
     """`HH:MM` (00:00 to 24:00) as minutes after midnight; ValueError otherwise."""
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+    if not _CLOCK.fullmatch(text):
         raise ValueError("Not a wall-clock time HH:MM.")
     hours, minutes = int(text[:2]), int(text[3:])
     if minutes > 59 or hours * 60 + minutes > MINUTES_A_DAY:
