@@ -119,7 +119,7 @@ def test_a_day_without_midnight():
     (opened,) = localtime.open_time(settings, start, start + timedelta(days=1))
     assert reading(opened.start, zone) == "01:00 -03"
     assert opened.end - opened.start == timedelta(hours=1)
-    starts = localtime.grid(start, start + timedelta(hours=16), 60, zone)
+    starts = localtime.grid(start, start + timedelta(hours=20), 60, zone)
     local = [reading(s, zone)[:5] for s in starts]
     assert local[local.index("23:00") :][:3] == ["23:00", "01:00", "02:00"]
 
