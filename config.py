@@ -90,6 +90,21 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "CORS_ORIGINS": _list_env(env, "CORS_ORIGINS"),
         "LOG_FORMAT": _choice(env, "LOG_FORMAT", LOG_FORMATS, "json"),
         **_webhook_settings(env),
+        **_hold_settings(env),
+    }
+
+
+def _hold_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """How long holds last (services.py) and how often the sweeper records expiries."""
+    longest = _int_env(env, "HOLD_MAX_S", 900, 1)
+    default = _int_env(env, "HOLD_DEFAULT_S", 300, 1)
+    if default > longest:
+        raise ConfigError(f"HOLD_DEFAULT_S ({default}) must be at most HOLD_MAX_S ({longest})")
+    return {
+        "HOLD_MAX_S": longest,
+        "HOLD_DEFAULT_S": default,
+        # 0: no sweeper; expiry still happens on time, recorded by the next write it meets.
+        "HOLD_SWEEP_S": _int_env(env, "HOLD_SWEEP_S", 5, 0),
     }
 
 

@@ -17,7 +17,12 @@ from typing import Protocol
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
-ALL = "all"  # a status filter: active and cancelled alike
+HELD = "held"  # a hold: blocks its range until `expires_at`, then is `expired`
+EXPIRED = "expired"
+STATUSES = (ACTIVE, CANCELLED, HELD, EXPIRED)
+BLOCKING = (ACTIVE, HELD)  # the statuses that keep a range (a hold only until it expires)
+ALL = "all"  # a status filter: every status alike
+EXPIRY = "expiry"  # `recorded_by` of the version that records a hold's expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,10 @@ class AppointmentData:
     end: datetime
     created_at: datetime
     updated_at: datetime
+    status: str = ACTIVE  # what the write makes it: ACTIVE, or HELD for a hold
+    # A hold's length in seconds (the server's clock when recorded, plus this, is its
+    # expiry); not part of what a retried request must repeat.
+    hold_for: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +53,29 @@ class StoredAppointment:
     updated_at: datetime
     version: int
     status: str
+    # When a hold stops blocking (the server's clock when it was recorded plus its length);
+    # None for what was never a hold.
+    expires_at: datetime | None = field(default=None, kw_only=True)
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
 
+    @property
+    def blocking(self) -> bool:
+        """Keeps its range: active, or a hold not yet expired (reads answer an expired one
+        as `expired` even before its expiry is recorded)."""
+        return self.status in BLOCKING
+
     def as_data(self) -> AppointmentData:
         return AppointmentData(
-            self.id, self.calendar, self.start, self.end, self.created_at, self.updated_at
+            self.id,
+            self.calendar,
+            self.start,
+            self.end,
+            self.created_at,
+            self.updated_at,
+            self.status if self.status in BLOCKING else ACTIVE,
         )
 
 
@@ -100,6 +124,10 @@ class TimeRangeUnavailable(DomainError):
         self.conflicts = conflicts
 
 
+class InvalidTransition(DomainError):
+    """A booking (active) is not put back on hold."""
+
+
 class OutsideHours(DomainError):
     """The calendar enforces its hours and the appointment does not lie inside its open time."""
 
@@ -141,6 +169,7 @@ class Decision(enum.Enum):
     UPDATE = "update"
     REPLAY = "replay"
     STALE = "stale"
+    INVALID = "invalid"  # a transition the rules refuse
 
 
 def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
@@ -149,13 +178,16 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
     Latest wins by the client's `updatedAt`; the same `updatedAt` with the same content is a
     retried request and changes nothing; the same `updatedAt` with other content is refused,
     because two different writes claiming the same moment cannot both be the latest.
-    A cancelled appointment is revived only by a strictly newer `updatedAt`.
+    A cancelled appointment (or an expired hold) is revived only by a strictly newer
+    `updatedAt`; an active one is never made a hold again (`INVALID`).
     """
     if current is None:
         return Decision.CREATE
     if new.updated_at > current.updated_at:
+        if current.active and new.status == HELD:
+            return Decision.INVALID
         return Decision.UPDATE
-    if current.active and new.updated_at == current.updated_at and new == current.as_data():
+    if current.blocking and new.updated_at == current.updated_at and new == current.as_data():
         return Decision.REPLAY
     return Decision.STALE
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from domain import ACTIVE, CANCELLED
+from domain import BLOCKING, HELD, STATUSES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -41,9 +41,17 @@ NAMING_CONVENTION = {
 # The overlap query in services.py repeats this expression verbatim so that it can use the
 # exclusion constraint's GiST index.
 TIME_RANGE = "tstzrange(starts_at, ends_at, '[)')"
-# When a version was the current one: [recorded_at, superseded_at), open while it is current.
-VALIDITY = "tstzrange(recorded_at, superseded_at, '[)')"
-STATUS_CHECK = f"status IN ('{ACTIVE}', '{CANCELLED}')"
+# When a version was the current one: [recorded_at, superseded_at), open while it is current;
+# a hold's version stops being current at its expiry at the latest, recorded or not. The
+# version that records an expiry starts at that expiry (its recorded_at = expires_at, which
+# the integrity audit checks), so NULLIF leaves it open: a plain expression, no CASE, which
+# Alembic compares with the index as PostgreSQL reports it.
+VALIDITY = "tstzrange(recorded_at, coalesce(superseded_at, nullif(expires_at, recorded_at)), '[)')"
+STATUS_CHECK = "status IN (" + ", ".join(f"'{status}'" for status in STATUSES) + ")"
+# The statuses whose ranges may not meet within a calendar (a hold's until it expires: the
+# write path records expiries before it writes, so the constraint never sees a lapsed one).
+BLOCKING_CHECK = "status IN (" + ", ".join(f"'{status}'" for status in BLOCKING) + ")"
+HOLD_CHECK = f"(status = '{HELD}') <= (expires_at IS NOT NULL)"
 
 
 class Base(DeclarativeBase):
@@ -63,21 +71,30 @@ class Appointment(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(9))
+    # A hold's expiry (server time); kept on the version that records it as `expired`.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_ends"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(STATUS_CHECK, name="status_known"),
-        # Only active appointments hold their slot: a cancelled one frees it at once.
+        CheckConstraint(HOLD_CHECK, name="hold_expires"),
+        # Only active appointments and holds keep their slot: a cancelled one frees it at once.
         ExcludeConstraint(
             ("calendar", "="),
             (text(TIME_RANGE), "&&"),
             using="gist",
             name="appointments_no_overlap",
-            where=text(f"status = '{ACTIVE}'"),
+            where=text(BLOCKING_CHECK),
         ),
         Index("ix_appointments_starts_at_id", "starts_at", "id"),
         Index("ix_appointments_calendar_starts_at_id", "calendar", "starts_at", "id"),
+        # The sweeper's (and the integrity audit's) way to the holds, by expiry.
+        Index(
+            "ix_appointments_held_expires_at",
+            "expires_at",
+            postgresql_where=text(f"status = '{HELD}'"),
+        ),
     )
 
 
@@ -105,7 +122,9 @@ class AppointmentVersion(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(9))
-    # The name of the API key that wrote this version (api_keys.name); NULL in open mode.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The name of the API key that wrote this version (api_keys.name); NULL in open mode, and
+    # `expiry` for the version that records a hold's expiry.
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     # The writing transaction's id (pg_current_xact_id) and a sequence number, both taken
     # before commit: the change feed serves rows only below the oldest running transaction.

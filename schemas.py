@@ -10,9 +10,27 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from flask import current_app
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    post_load,
+    validate,
+    validates_schema,
+)
 
-from domain import ACTIVE, ALL, CANCELLED, FEED_START, AppointmentData, BookQuery, FeedPosition
+from domain import (
+    ACTIVE,
+    ALL,
+    FEED_START,
+    HELD,
+    STATUSES,
+    AppointmentData,
+    BookQuery,
+    FeedPosition,
+)
 from formats import (
     CURSOR_PATTERN,
     DIGITS,
@@ -74,6 +92,14 @@ class UtcTime(fields.Field):
         return None if value is None else format_time(value)
 
 
+class HoldTime(UtcTime):
+    """`expiresAt`: answered for holds (live or expired) only; left out otherwise."""
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
+        value = super().serialize(attr, obj, accessor, **kwargs)
+        return missing if value is None else value
+
+
 class QueryInteger(fields.Field):
     """A non-negative integer query parameter written in ASCII digits only."""
 
@@ -132,13 +158,47 @@ class AppointmentIn(Schema):
         },
     )
 
+    status = fields.String(
+        load_default=ACTIVE,
+        validate=validate.OneOf([ACTIVE, HELD]),
+        metadata={
+            "description": "`active` (default): a booking. `held`: a hold, which keeps the "
+            "range for `holdFor` seconds, then expires by itself; confirm it by sending it "
+            "again as `active`.",
+            "example": ACTIVE,
+        },
+    )
+    hold_for = fields.Integer(
+        data_key="holdFor",
+        strict=True,
+        metadata={
+            "description": "With `status: held`: seconds the hold lasts, from when the server "
+            "records it (1 to HOLD_MAX_S, 900 by default; default HOLD_DEFAULT_S, 300).",
+            "minimum": 1,
+            "example": 300,
+        },
+    )
+
     @validates_schema
     def _starts_before_it_ends(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "start" in data and "end" in data and data["start"] >= data["end"]:
             raise ValidationError("Must be later than start.", "end")
 
+    @validates_schema
+    def _hold_for_a_hold(self, data: dict[str, Any], **kwargs: Any) -> None:
+        hold_for = data.get("hold_for")
+        if hold_for is None:
+            return
+        if data.get("status") != HELD:
+            raise ValidationError("Only a hold (status held) lasts holdFor.", "holdFor")
+        longest = current_app.config["HOLD_MAX_S"]
+        if not 1 <= hold_for <= longest:
+            raise ValidationError(f"Must be from 1 to {longest} seconds.", "holdFor")
+
     @post_load
     def _to_data(self, data: dict[str, Any], **kwargs: Any) -> AppointmentData:
+        if data["status"] == HELD and data.get("hold_for") is None:
+            data["hold_for"] = current_app.config["HOLD_DEFAULT_S"]
         return AppointmentData(**data)
 
 
@@ -161,9 +221,17 @@ class AppointmentOut(Schema):
     status = fields.String(
         required=True,
         metadata={
-            "description": "`active`, or `cancelled` (the slot is free).",
-            "enum": [ACTIVE, CANCELLED],
+            "description": "`active`; `cancelled` (the slot is free); `held` (kept until "
+            "`expiresAt`); `expired` (a hold that ran out: the slot is free).",
+            "enum": list(STATUSES),
             "example": ACTIVE,
+        },
+    )
+    expires_at = HoldTime(
+        data_key="expiresAt",
+        metadata={
+            "description": "Holds only: when the hold stops keeping its range (server time).",
+            "example": "2026-11-26T08:05:00.000Z",
         },
     )
 
@@ -255,8 +323,11 @@ class ListQuery(WindowQuery):
     calendar = _calendar_field()
     status = fields.String(
         load_default=ACTIVE,
-        validate=validate.OneOf([ACTIVE, CANCELLED, ALL]),
-        metadata={"description": "Which appointments: `active` (default), `cancelled`, `all`."},
+        validate=validate.OneOf([*STATUSES, ALL]),
+        metadata={
+            "description": "Which appointments: `active` (default), `cancelled`, `held` (live "
+            "holds), `expired` (holds that ran out), `all`."
+        },
     )
     at = ClientTime(
         metadata={

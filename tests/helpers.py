@@ -155,7 +155,8 @@ def appointment_data(
 
 
 def stored(data: AppointmentData, version=1, status="active") -> StoredAppointment:
-    return StoredAppointment(**asdict(data), version=version, status=status)
+    fields = {k: v for k, v in asdict(data).items() if k not in ("status", "hold_for")}
+    return StoredAppointment(**fields, version=version, status=status)
 
 
 # -- PostgreSQL's programs ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(make_app, empty_database
             flask_migrate.upgrade(directory=MIGRATIONS)
         with engine.connect() as connection:
             head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert head == "0005"
+        assert head == "0006"
     finally:
         engine.dispose()
 

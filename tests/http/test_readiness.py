@@ -12,7 +12,7 @@ from tools.live import ROOT
 def test_readiness_answers_200_when_the_schema_is_current(client):
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "schema": "0005"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "schema": "0006"}
 
 
 def test_readiness_answers_503_when_the_schema_is_behind(make_app, empty_database):
