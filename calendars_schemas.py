@@ -6,6 +6,7 @@ these schemas reaches services.py and queries.py as domain.py's `CalendarSetting
 `SlotQuery`. Never touches the database, never reads the request itself.
 """
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
 
 CLOCK_PATTERN = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATE = re.compile(DATE_PATTERN[1:-1], re.ASCII)
 _INTERVALS_DOC = {
     "type": "array",
     "items": {
@@ -111,7 +113,8 @@ class Overrides(fields.Field):
         overrides = {}
         for day, intervals in value.items():
             try:
-                parsed = date.fromisoformat(day) if len(day) == 10 else None
+                # fromisoformat alone takes week dates and other forms than YYYY-MM-DD.
+                parsed = date.fromisoformat(day) if _DATE.fullmatch(day) else None
             except ValueError:
                 parsed = None
             if parsed is None:
@@ -210,6 +213,11 @@ CALENDAR_EXAMPLE = {
 }
 
 
+def _divides_a_day(minutes: int) -> None:
+    if not 1 <= minutes <= MINUTES_A_DAY or MINUTES_A_DAY % minutes:
+        raise ValidationError("Must be from 1 to 1440 and divide 1440 (a day) evenly.")
+
+
 class SlotsQuery(Schema):
     """Query of `GET /slots`."""
 
@@ -242,12 +250,7 @@ class SlotsQuery(Schema):
     )
     interval = QueryInteger(
         load_default=15,
-        validate=validate.And(
-            validate.Range(1, 1440),
-            lambda minutes: (
-                MINUTES_A_DAY % minutes == 0 or _refuse("Must divide 1440 (a day) evenly.")
-            ),
-        ),
+        validate=_divides_a_day,
         metadata={
             "description": "Minutes between candidate starts on the local wall clock; divides "
             "1440.",
@@ -286,10 +289,6 @@ class SlotsQuery(Schema):
     def _to_query(self, data: dict[str, Any], **kwargs: Any) -> SlotQuery:
         calendars = tuple(dict.fromkeys(data.pop("calendars")))
         return SlotQuery(calendars=calendars, **data)
-
-
-def _refuse(message: str) -> bool:
-    raise ValidationError(message)
 
 
 class SlotOut(Schema):
