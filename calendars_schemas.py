@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 import localtime
 from domain import MINUTES_A_DAY, WEEKDAYS, CalendarSettings, ClockInterval, SlotQuery
+from protocol import CALENDAR_PATTERN
 from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
 
 CLOCK_PATTERN = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
@@ -126,6 +127,21 @@ class Overrides(fields.Field):
         return {day.isoformat(): localtime.intervals_to_json(value[day]) for day in sorted(value)}
 
 
+class _JsonBoolean(fields.Boolean):
+    """`true` or `false` only: marshmallow's own takes 0, 1, "yes" (and 0 == False)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class _ReadOnlyTime(ClientTime):
+    """A response time that a PUT may send back as it got it (or null); checked, ignored."""
+
+    _serialize = UtcTime._serialize
+
+
 def validate_zone(value: str) -> None:
     try:
         localtime.zone(value)
@@ -149,9 +165,16 @@ _ZONE_DOC = {"description": "An IANA time zone name.", "example": "America/New_Y
 class CalendarSettingsSchema(Schema):
     """A calendar's booking hours and rules. `PUT` replaces all of them: what it leaves out
     takes its default. `calendar`, `version` and `updatedAt` may be sent back as a GET gave
-    them (`calendar` must then name this calendar); the service sets them."""
+    them; a PUT ignores them (the path names the calendar)."""
 
-    calendar = fields.String(validate=validate_calendar, metadata={"example": "dr-lee"})
+    calendar = fields.String(
+        validate=validate_calendar,
+        metadata={
+            "example": "dr-lee",
+            "pattern": CALENDAR_PATTERN,
+            "description": "The path's calendar. Ignored in a PUT.",
+        },
+    )
     time_zone = fields.String(
         data_key="timeZone", load_default="UTC", validate=validate_zone, metadata=_ZONE_DOC
     )
@@ -172,9 +195,7 @@ class CalendarSettingsSchema(Schema):
         validate=validate.Range(1, 3650),
         metadata={"description": "Slots start less than this many days from now.", "example": 60},
     )
-    enforce = fields.Boolean(
-        truthy={True},
-        falsy={False},
+    enforce = _JsonBoolean(
         load_default=False,
         metadata={
             "description": "Refuse writes outside open time (409 `outside_hours`) or whose "
@@ -182,9 +203,10 @@ class CalendarSettingsSchema(Schema):
         },
     )
     version = fields.Integer(
-        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."}
+        strict=True,
+        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."},
     )
-    updated_at = UtcTime(
+    updated_at = _ReadOnlyTime(
         data_key="updatedAt",
         allow_none=True,
         metadata={"description": "When the last PUT was recorded. Ignored in a PUT."},
@@ -224,7 +246,7 @@ class SlotsQuery(Schema):
     MAX_WINDOW = timedelta(days=31)
 
     calendars = fields.List(
-        fields.String(validate=validate_calendar),
+        fields.String(validate=validate_calendar, metadata={"pattern": CALENDAR_PATTERN}),
         data_key="calendar",
         required=True,
         validate=validate.Length(1, 20),
