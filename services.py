@@ -3,7 +3,8 @@
 Every write is one READ COMMITTED transaction that first takes transaction-scoped advisory
 locks (see the lock helpers), then reads, decides and writes. Outcomes that are not a success
 are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFailed`,
-`NotFound`, from domain.py) that errors.py maps to status codes. Reads live in `queries.py`.
+`NotFound`, `Forbidden`, from domain.py) that errors.py maps to status codes. Reads live in
+`queries.py`, with the SQL both share (the appointment's columns, the overlap condition).
 The exclusion constraint in `models.py` is the backstop: if any code path ever tried to store an
 overlap, PostgreSQL would refuse it and we answer the same conflict. The time spent waiting for
 the locks is measured by the server, in the lock statements themselves (`metrics.LOCK_WAIT`).
@@ -33,7 +34,7 @@ from domain import (
     decide,
 )
 from metrics import LOCK_WAIT
-from models import TIME_RANGE
+from queries import APPOINTMENT, OVERLAPS
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
@@ -62,15 +63,9 @@ _LOCK_CALENDARS = (
     "  FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest(%(names)s::text[]) AS name"
     "         ORDER BY key) AS keys) AS locked"
 )
-_READ = (
-    "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version,"
-    " status FROM appointments WHERE id = %(id)s"
-)
+_READ = f"SELECT {APPOINTMENT} FROM appointments WHERE id = %(id)s"
 # The active appointments of the calendar that the new range meets, itself excepted.
-_OVERLAPPING = (
-    f"calendar = %(calendar)s AND status = '{ACTIVE}'"
-    f" AND {TIME_RANGE} && tstzrange(%(start)s, %(end)s, '[)') AND id <> %(id)s"
-)
+_OVERLAPPING = f"calendar = %(calendar)s AND status = '{ACTIVE}' AND {OVERLAPS} AND id <> %(id)s"
 _OVERLAPS = (
     f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
@@ -132,7 +127,7 @@ def save_appointment(
     if not access.write or not access.opens(new.calendar):
         raise Forbidden()
 
-    def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> SaveResult:
         current = _lock_and_read(conn, engine, new.id)
         if current is not None and not access.opens(current.calendar):
             raise Forbidden()
@@ -146,7 +141,7 @@ def save_appointment(
         calendars = {new.calendar} | ({current.calendar} if current else set())
         version = current.version + 1 if current else 1
         stored = _write_and_commit(
-            conn, step, calendars, new, version=version, recorded_by=access.key
+            conn, attempt, calendars, new, version=version, recorded_by=access.key
         )
         return SaveResult(stored, created=current is None)
 
@@ -170,7 +165,7 @@ def cancel_appointment(
     if not access.write:
         raise Forbidden()
 
-    def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> StoredAppointment:
         current = _lock_and_read(conn, engine, appointment_id)
         if current is None or not access.opens(current.calendar):
             raise NotFound()
@@ -179,7 +174,7 @@ def cancel_appointment(
             return current
         return _write_and_commit(
             conn,
-            step,
+            attempt,
             {current.calendar},
             current.as_data(),
             version=current.version + 1,
@@ -195,18 +190,20 @@ def _lock_and_read(
 ) -> StoredAppointment | None:
     """Open the transaction, take the id lock, then read the row, in one round trip: the read
     is a statement of its own, so it has a snapshot taken after the lock was granted."""
-    _, _, (lock,), rows = database.round_trip(
+    results = database.round_trip(
         conn,
-        f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}; {_LOCK_ID}; {_READ}",
+        {"lock": _LOCK_ID, "row": _READ},
         {"id": appointment_id},
+        before=(database.BEGIN, database.timeouts(engine)),
     )
-    LOCK_WAIT.observe(lock["waited"])
-    return StoredAppointment(**rows[0]) if rows else None
+    LOCK_WAIT.observe(results["lock"][0]["waited"])
+    row = results["row"]
+    return StoredAppointment(**row[0]) if row else None
 
 
 def _write_and_commit(
     conn: psycopg.Connection,
-    step: database.Step,
+    attempt: database.Attempt,
     calendars: set[str],
     data: AppointmentData,
     *,
@@ -219,24 +216,24 @@ def _write_and_commit(
     that travels with it is harmless; a failing one stops the rest (`run` rolls back)."""
     params = {**_columns(data), "version": version, "status": status, "recorded_by": recorded_by}
     params.update(space=_CALENDAR_LOCK_SPACE, names=sorted(calendars))
-    step.committing = True
-    (lock,), (write,), _ = database.round_trip(
-        conn, f"{_LOCK_CALENDARS}; {_WRITE_UNLESS_OVERLAP}; COMMIT", params
+    attempt.committing = True
+    results = database.round_trip(
+        conn,
+        {"locks": _LOCK_CALENDARS, "write": _WRITE_UNLESS_OVERLAP},
+        params,
+        after=(database.COMMIT,),
     )
-    LOCK_WAIT.observe(lock["waited"])
-    if write["conflicts"]:
-        raise TimeRangeUnavailable(list(write["conflicts"]))
+    LOCK_WAIT.observe(results["locks"][0]["waited"])
+    conflicts = results["write"][0]["conflicts"]
+    if conflicts:
+        raise TimeRangeUnavailable(list(conflicts))
     return StoredAppointment(**_columns(data), version=version, status=status)
 
 
 def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:
     params = {"calendar": new.calendar, "start": new.start, "end": new.end, "id": new.id}
-
-    def work(conn: psycopg.Connection, step: database.Step) -> list[int]:
-        (rows,) = database.round_trip(conn, _OVERLAPS, params)
-        return [row["id"] for row in rows]
-
-    return database.run(engine, work)
+    rows = database.execute(engine, {"overlapping": _OVERLAPS}, params)["overlapping"]
+    return [row["id"] for row in rows]
 
 
 def _columns(data: AppointmentData) -> dict:
