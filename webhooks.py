@@ -1,5 +1,6 @@
-"""Webhook subscriptions and their events, in SQL: what the API manages and what the
-dispatcher claims, reads and records. Knows nothing about Flask or HTTP, and never sends.
+"""Webhook subscriptions and their events, in SQL: what the API (webhooks_views.py) manages
+and what the dispatcher (webhooks_delivery.py) claims, reads and records, with the outcomes
+of an attempt as the metrics count them. Knows nothing about Flask or HTTP, and never sends.
 
 An event is one appointment version of the change feed (`queries.changes`), in the feed's
 commit-safe order. Each subscription keeps its own cursor, `(cursor_txid, cursor_seq)`, moved

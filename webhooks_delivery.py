@@ -2,18 +2,18 @@
 them, in order, and its command, `flask --app sesame webhooks run` (`cli`).
 
 The command runs one dispatcher until SIGTERM or Ctrl-C; several may run at once, on several
-hosts. Each
-subscription is worked by one dispatcher at a time (a lease row, see `webhooks.claim`) on a
-thread of its own, at most WEBHOOK_CONCURRENCY at once, so one slow or dead receiver holds
-one thread and never delays another subscription. Every database step is a short transaction
-of its own; none is open during an HTTP request, so it runs through PgBouncer's transaction
-mode like the rest.
+hosts. Each subscription is worked by one dispatcher at a time (a lease row, see
+`webhooks.claim`) on a thread of its own, at most WEBHOOK_CONCURRENCY at once, so one slow or
+dead receiver holds one thread and never delays another subscription. Every database step is
+a short transaction of its own (webhooks.py, by database.py's recipe); none is open during an
+HTTP request, so it runs through PgBouncer's transaction mode like the rest.
 
 Per subscription: read the next events after its cursor, send them one by one, and move the
 cursor past each only after a 2xx. A failure records the attempt, schedules a retry of the
-same event with exponential backoff and jitter, and releases the subscription; failing for
-WEBHOOK_GIVE_UP_S makes it `failing` until enabled. A crash loses nothing: the cursor is where
-the last 2xx left it, and the lease runs out. A retry carries the same `webhook-id`.
+same event with exponential backoff and jitter, and releases the subscription, in one
+transaction (`webhooks.record_failed`); failing for WEBHOOK_GIVE_UP_S makes it `failing` until
+enabled. A crash loses nothing: the cursor is where the last 2xx left it, and the lease runs
+out. A retry carries the same `webhook-id`.
 
 Each request: Standard Webhooks headers and signature, the address checked by `webhooks_urls`
 connected to directly (never resolved twice), a hard deadline of WEBHOOK_TIMEOUT_S for the
