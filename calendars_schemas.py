@@ -13,10 +13,17 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 import localtime
-from domain import MINUTES_A_DAY, WEEKDAYS, CalendarSettings, ClockInterval, SlotQuery
-from protocol import CALENDAR_PATTERN
+from domain import (
+    CALENDAR_NAME,
+    MINUTES_A_DAY,
+    WEEKDAYS,
+    CalendarSettings,
+    ClockInterval,
+    SlotQuery,
+)
 from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
 
+_NAME_PATTERN = f"^{CALENDAR_NAME.pattern}$"
 CLOCK_PATTERN = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE = re.compile(DATE_PATTERN[1:-1], re.ASCII)
@@ -171,7 +178,7 @@ class CalendarSettingsSchema(Schema):
         validate=validate_calendar,
         metadata={
             "example": "dr-lee",
-            "pattern": CALENDAR_PATTERN,
+            "pattern": _NAME_PATTERN,
             "description": "The path's calendar. Ignored in a PUT.",
         },
     )
@@ -246,7 +253,7 @@ class SlotsQuery(Schema):
     MAX_WINDOW = timedelta(days=31)
 
     calendars = fields.List(
-        fields.String(validate=validate_calendar, metadata={"pattern": CALENDAR_PATTERN}),
+        fields.String(validate=validate_calendar, metadata={"pattern": _NAME_PATTERN}),
         data_key="calendar",
         required=True,
         validate=validate.Length(1, 20),

@@ -94,7 +94,8 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
 
 
 def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The webhook dispatcher's settings (dispatcher.py) and the URL policy (urlpolicy.py)."""
+    """The webhook dispatcher's settings (webhooks_delivery.py) and the URL policy
+    (webhooks_urls.py)."""
     timeout = _int_env(env, "WEBHOOK_TIMEOUT_S", 5, 1)
     lease = _int_env(env, "WEBHOOK_LEASE_S", 60, 1)
     if lease < 2 * timeout + 5:

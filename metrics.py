@@ -22,13 +22,13 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a process of its own: a priv
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sesame-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
+import psycopg  # noqa: E402
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # noqa: E402
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
 from prometheus_client.exposition import choose_encoder  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
-from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -106,7 +106,7 @@ class _DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         try:
             outcomes, backlog = self.read()
-        except SQLAlchemyError:  # the rest of /metrics still answers
+        except psycopg.Error:  # the rest of /metrics still answers
             log.warning("webhook metrics: the database does not answer")
             return
         deliveries = CounterMetricFamily(

@@ -18,9 +18,10 @@ from flask_smorest.utils import deepupdate
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
+from domain import CALENDAR_NAME
 from errors import PROBLEM_JSON, http_error_response
 from formats import MAX_BIGINT
-from protocol import CALENDAR_PATTERN, AppointmentIdConverter, CalendarConverter, SesameParser
+from protocol import AppointmentIdConverter, CalendarConverter, SesameParser
 from schemas import (
     ClientTime,
     ErrorOut,
@@ -171,7 +172,7 @@ class SesameApi(Api):
             lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
         )
         self.register_converter(
-            CalendarConverter, lambda _: {"type": "string", "pattern": CALENDAR_PATTERN}
+            CalendarConverter, lambda _: {"type": "string", "pattern": f"^{CALENDAR_NAME.pattern}$"}
         )
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]

@@ -20,7 +20,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter, ValidationError
 
-from domain import Precondition, StoredAppointment, Versioned
+from domain import CALENDAR_NAME, Precondition, StoredAppointment, Versioned
 from formats import DIGITS, page_cursor, parse_client_id
 
 
@@ -45,14 +45,11 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["calendar"] = CalendarConverter
 
 
-CALENDAR_PATTERN = "^[A-Za-z0-9._-]{1,64}$"
-
-
 class CalendarConverter(BaseConverter):
     """Path calendar names: 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'; anything else is no such
     calendar (404)."""
 
-    regex = CALENDAR_PATTERN[1:-1]
+    regex = CALENDAR_NAME.pattern
 
 
 class SesameParser(FlaskParser):

@@ -6,13 +6,21 @@ reaches `services.py` and `queries.py` as the plain types of domain.py (`Appoint
 database, never reads the request itself (smorest hands the schemas what to load).
 """
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from domain import ACTIVE, ALL, CANCELLED, FEED_START, AppointmentData, BookQuery, FeedPosition
+from domain import (
+    ACTIVE,
+    ALL,
+    CALENDAR_NAME,
+    CANCELLED,
+    FEED_START,
+    AppointmentData,
+    BookQuery,
+    FeedPosition,
+)
 from formats import (
     CURSOR_PATTERN,
     DIGITS,
@@ -29,7 +37,6 @@ from formats import (
 )
 
 DEFAULT_CALENDAR = "default"
-_CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 
 
 class ClientId(fields.Field):
@@ -84,7 +91,7 @@ class QueryInteger(fields.Field):
 
 
 def validate_calendar(value: str) -> None:
-    if not _CALENDAR.fullmatch(value):
+    if not CALENDAR_NAME.fullmatch(value):
         raise ValidationError("Must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'.")
 
 
@@ -94,7 +101,7 @@ def _calendar_field(**kwargs: Any) -> fields.String:
         metadata={
             "description": "The calendar the appointment books: a room, a person, a chair. "
             "Overlaps are refused within one calendar only.",
-            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+            "pattern": f"^{CALENDAR_NAME.pattern}$",
             "example": "room-1",
         },
         **kwargs,

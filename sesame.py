@@ -13,9 +13,9 @@ does lives in its own module, and imports flow one way, from HTTP down to the do
             per-transaction timeouts)
   beside    config.py (settings) · logs.py · metrics.py · boot.py (container entry) ·
             gunicorn.conf.py; dev and ops tooling lives in tools/, never shipped.
-  webhooks  webhook_views.py (routes) · webhook_schemas.py (wire) · webhooks.py (their SQL) ·
-            urlpolicy.py (where we may send) · dispatcher.py (delivery) · cli.py
-            (`flask --app sesame webhooks run`)
+  webhooks  webhooks_views.py (routes) · webhooks_schemas.py (wire) · webhooks.py (their SQL) ·
+            webhooks_urls.py (where we may send) · webhooks_delivery.py (the dispatcher and
+            its command, `flask --app sesame webhooks run`)
 
 gunicorn serves `sesame:create_app()`; no connection is opened before a worker forks.
 """
@@ -40,12 +40,12 @@ import protocol
 import ratelimit
 import replicas
 import webhooks
+import webhooks_delivery
 from calendars_views import calendars
-from cli import webhooks_cli
 from config import settings_from_env
 from database import db
 from views import appointments
-from webhook_views import blp as webhook_operations
+from webhooks_views import blp as webhook_operations
 
 __version__ = "0.2.0"  # the one place; pyproject.toml reads it from here
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -72,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(appointments)
     api.register_blueprint(webhook_operations)
     api.register_blueprint(calendars)
-    app.cli.add_command(webhooks_cli)
+    app.cli.add_command(webhooks_delivery.cli)
     errors.init_app(app)
     app.cli.add_command(keys.cli)
     return app

@@ -11,9 +11,9 @@ book, never builds SQL, never builds an error body by hand (errors.py does).
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from flask import Response, current_app
 from flask.views import MethodView
-from sqlalchemy.exc import SQLAlchemyError
 
 import ics
 import queries
@@ -203,8 +203,8 @@ def readiness() -> Any:
     """Send traffic here only while this answers 200."""
     expected = current_app.config["SCHEMA_HEAD"]
     try:
-        revision = queries.schema_revision(db.session())
-    except SQLAlchemyError:
+        revision = queries.schema_revision(db.engine)
+    except psycopg.Error:
         return not_ready("The database does not answer.", database="down")
     if revision != expected:
         message = f"The database schema is at {revision}, not at the latest migration {expected}."

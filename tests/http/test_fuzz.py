@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from calendars_schemas import CalendarSettingsSchema, SlotsQuery
 from formats import decode_cursor, parse_time
 from schemas import AvailabilityQuery
-from urlpolicy import UrlPolicy, UrlRefused, check_url
+from webhooks_urls import UrlPolicy, UrlRefused, check_url
 
 ALL_CHECKS = CHECKS.get_all()
 
@@ -97,7 +97,7 @@ def by_design(case) -> str | None:
     if case.path == "/webhooks" and isinstance(body.get("url"), str):
         # Which schemes and addresses a webhook may use is the deployment's choice (https and
         # public addresses by default, WEBHOOK_ALLOW_HTTP / _PRIVATE) and a port's range or a
-        # name's syntax is beyond a pattern: the document states the shape, urlpolicy the rest.
+        # name's syntax is beyond a pattern: the document states the shape, webhooks_urls the rest.
         try:
             check_url(body["url"], UrlPolicy())
         except UrlRefused:
