@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from errors import PROBLEM_JSON, http_error_response
 from formats import MAX_BIGINT
-from protocol import AppointmentIdConverter, SesameParser
+from protocol import IdConverter, SesameParser
 from schemas import (
     ClientTime,
     ErrorOut,
@@ -167,7 +167,7 @@ class SesameApi(Api):
         for field, openapi_type in OPENAPI_TYPES.items():
             self.register_field(field, *openapi_type)
         self.register_converter(
-            AppointmentIdConverter,
+            IdConverter,
             lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
         )
 
