@@ -41,8 +41,9 @@ class IdConverter(BaseConverter):
 
 
 def init_app(app: Flask) -> None:
-    """Make `<id:...>` known to the app's URL rules."""
+    """Make `<id:...>` known to the app's URL rules; encode responses with orjson."""
     app.url_map.converters["id"] = IdConverter
+    app.json = OrjsonProvider(app)
 
 
 class SesameParser(FlaskParser):
@@ -137,15 +138,3 @@ class OrjsonProvider(DefaultJSONProvider):
             option=_OPTIONS | orjson.OPT_APPEND_NEWLINE,
         )
         return Response(body, mimetype=self.mimetype)
-
-
-class SesameFlask(Flask):
-    """Flask with the JSON above, and without a check the service never needs: every view and
-    request hook is synchronous, so `ensure_sync` (asked a dozen times per request, by Flask
-    and by each smorest decorator, whether a function is a coroutine) returns it as it is. An
-    async view would fail loudly at its first call (Flask refuses a coroutine as a response)."""
-
-    json_provider_class = OrjsonProvider
-
-    def ensure_sync(self, func: Any) -> Any:
-        return func

@@ -52,7 +52,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Opens no database connection: gunicorn workers connect after the fork."""
-    app = protocol.SesameFlask(__name__)
+    app = Flask(__name__)
     app.config.from_mapping(settings_from_env())
     app.config.from_mapping(config or {})
     app.config["SCHEMA_HEAD"] = ScriptDirectory(str(MIGRATIONS)).get_current_head()
