@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings_from_env())
     app.config.from_mapping(config or {})
     app.config["SCHEMA_HEAD"] = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    logs.configure(app.config["LOG_FORMAT"])
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     protocol.init_app(app)
     database.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS))
