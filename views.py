@@ -22,7 +22,7 @@ import services
 from auth import access
 from database import db
 from domain import AppointmentData, BookQuery
-from errors import error_response
+from errors import NOT_READY, respond
 from openapi import (
     APPOINTMENT_EXAMPLE,
     ETAG_HEADER,
@@ -217,4 +217,4 @@ def readiness() -> Any:
 
 
 def not_ready(message: str, **checks: str | None) -> Response:
-    return error_response(503, "not_ready", message, retry_after=5, checks=checks)
+    return respond(NOT_READY, message=message, checks=checks)
