@@ -100,6 +100,10 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "RATE_LIMIT_STORAGE_URI": _rate_limit_storage(env),
         "TRUSTED_PROXIES": _trusted_proxies(env),
         "CORS_ORIGINS": _list_env(env, "CORS_ORIGINS"),
+        # /metrics while API keys are in use (metrics.py): this bearer token, a secret of its
+        # own; or open to anyone with METRICS_PUBLIC (a private network).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip() or None,
+        "METRICS_PUBLIC": _flag_env(env, "METRICS_PUBLIC"),
         **server_settings(env),
         **_webhook_settings(env),
     }

@@ -71,6 +71,7 @@ def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
     log = server.log
+    stored = None
     if not settings["API_KEYS"]:
         stored = _stored_keys(settings["SQLALCHEMY_DATABASE_URI"])
         if stored:
@@ -82,6 +83,13 @@ def on_starting(server):
                 "(flask --app sesame keys create ... where there is no make)",
                 "" if stored == 0 else " until a key is created",
             )
+    keys_in_use = bool(settings["API_KEYS"] or stored)
+    if keys_in_use and not settings["METRICS_TOKEN"] and not settings["METRICS_PUBLIC"]:
+        log.warning(
+            "API keys are in use and METRICS_TOKEN is not set: /metrics answers 401 to every "
+            "scrape; set METRICS_TOKEN (Prometheus: authorization credentials) or, on a private "
+            "network, METRICS_PUBLIC=1"
+        )
     if settings["RATE_LIMIT"] and settings["RATE_LIMIT_STORAGE_URI"].startswith("memory"):
         if workers > 1:
             log.warning(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import Migrate
 
 import auth
@@ -66,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     auth.init_app(app)
     ratelimit.init_app(app)
-    metrics.init_app(app, database_metrics=_webhook_metrics)
+    metrics.init_app(app, database_metrics=_webhook_metrics, keys_in_use=_keys_in_use)
     api = openapi.init_app(app, version=__version__)
     api.register_blueprint(appointments)
     api.register_blueprint(webhook_operations)
@@ -80,3 +80,9 @@ def _webhook_metrics() -> tuple[dict[str, int], dict[int, float]]:
     """What /metrics reports of webhooks, read from the database at each scrape: every
     dispatcher, on any host, counts there."""
     return webhooks.outcome_counts(db.engine), webhooks.backlog_ages(db.engine)
+
+
+def _keys_in_use() -> bool:
+    """Whether API keys close the API (auth.py's ring: API_KEYS, or keys in the database)."""
+    closed, _ = current_app.extensions["sesame_keys"].keys(db.engine)
+    return bool(closed)
