@@ -73,6 +73,12 @@ BEARER = {
 READ, WRITE = "read", "write"
 
 ETAG_HEADER = {"ETag": {"description": "The version, for If-Match.", "schema": {"type": "string"}}}
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The created appointment's URL: `/appointments/{id}`.",
+        "schema": {"type": "string"},
+    }
+}
 LINK_HEADER = {
     "Link": {
         "description": 'RFC 8288 `<...>; rel="next"` when the page is full: the same '

@@ -29,6 +29,7 @@ from openapi import (
     IF_MATCH,
     IF_NONE_MATCH,
     LINK_HEADER,
+    LOCATION_HEADER,
     OPEN_ROUTE,
     WRITE,
     SesameBlueprint,
@@ -74,7 +75,12 @@ SAVE_ERRORS = {
 @appointments.response(
     200, AppointmentOut, description="Updated, revived, or an identical retry.", headers=ETAG_HEADER
 )
-@appointments.alt_response(201, schema=AppointmentOut, description="Created.")
+@appointments.alt_response(
+    201,
+    schema=AppointmentOut,
+    description="Created.",
+    headers={**LOCATION_HEADER, **ETAG_HEADER},
+)
 def save_appointment(new: AppointmentData) -> Any:
     """Create the appointment, or update it if `updatedAt` is newer than the stored one.
 
