@@ -4,8 +4,9 @@
 one-line message naming the variable, so a bad deployment fails at start-up, not on the first
 request. `server_settings` is the part that needs no database: gunicorn.conf.py, `make run` and
 boot.py read their settings (address, workers, threads, timeouts, logs) through it before
-anything else starts, and `settings_from_env` includes it. Nothing else reads os.environ for a
-setting. Never logs or returns a secret in a message.
+anything else starts, and `settings_from_env` includes it. Nothing else reads a setting of the
+service from os.environ (PROMETHEUS_MULTIPROC_DIR is prometheus_client's own, see metrics.py;
+DATA_DIR is `make run`'s). Never logs or returns a secret in a message.
 """
 
 import ipaddress

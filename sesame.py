@@ -2,7 +2,7 @@
 parts together, and never holds a rule, a query or a request handler of its own. What each part
 does lives in its own module, and imports flow one way, from HTTP down to the domain:
 
-  HTTP      views.py (routes) · protocol.py (parsing, ETags, conditional headers) ·
+  HTTP      views.py (routes) · protocol.py (parsing, ids, ETags, conditional headers, JSON) ·
             openapi.py (the document, docs page) · errors.py (one table of failures -> errors) ·
             auth.py (API keys; keys.py, the `flask keys` command) · ratelimit.py (limits,
             client address) · headers.py (request ids, security headers, CORS)
@@ -11,13 +11,15 @@ does lives in its own module, and imports flow one way, from HTTP down to the do
             answers a read) · ics.py (iCalendar feed)
   bottom    domain.py (types, rules, outcomes) · models.py (tables) · database.py (engine,
             per-transaction timeouts)
-  beside    config.py (settings) · logs.py · metrics.py · boot.py (container entry) ·
-            gunicorn.conf.py; dev and ops tooling lives in tools/, never shipped.
+  beside    config.py (settings) · logs.py · metrics.py (and who may scrape them) · boot.py
+            (container entry, gunicorn's start) · gunicorn.conf.py; dev and ops tooling lives
+            in tools/, never shipped.
   webhooks  webhook_views.py (routes) · webhook_schemas.py (wire) · webhooks.py (their SQL) ·
             urlpolicy.py (where we may send) · dispatcher.py (delivery) · cli.py
             (`flask --app sesame webhooks run`)
 
-gunicorn serves `sesame:create_app()`; no connection is opened before a worker forks.
+gunicorn serves `sesame:create_app()`; the factory opens no connection, so none crosses a
+worker's fork.
 """
 
 from collections.abc import Mapping
