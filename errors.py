@@ -141,22 +141,39 @@ def handle(error: Exception) -> Response:
         log.warning(answer.warning)
     elif answer is INTERNAL:
         current_app.logger.exception("unhandled error")
-    extra = {"conflicts": error.conflicts} if isinstance(error, TimeRangeUnavailable) else {}
-    return respond(answer, **extra)
-
-
-def respond(answer: Answer, **extra: Any) -> Response:
-    """The response of one answer of this module: its body, Retry-After and headers."""
-    response = error_response(
-        answer.status, answer.code, answer.message, retry_after=answer.retry_after, **extra
-    )
-    for name, value in answer.headers:
-        response.headers[name] = value
-    return response
+    if isinstance(error, TimeRangeUnavailable):
+        return respond(answer, conflicts=error.conflicts)
+    return respond(answer)
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, handle)
+
+
+# Refusals that are no exception of a view: the modules that refuse answer them with `respond`,
+# adding what only they know (the limit and when to retry, which check failed).
+RATE_LIMITED = Answer(429, "rate_limited", "Too many requests: the limit is {limit}.")
+NOT_READY = Answer(503, "not_ready", "Not ready to serve.", retry_after=5)
+METRICS_UNAUTHORIZED = Answer(
+    401, "unauthorized", "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>'."
+)
+
+
+def respond(
+    answer: Answer, *, message: str | None = None, retry_after: int | None = None, **extra: Any
+) -> Response:
+    """The error response of a row of the table (its body, Retry-After and headers), with the
+    refusing module's `message`, `retry_after` and `extra` body fields where it gives them."""
+    response = error_response(
+        answer.status,
+        answer.code,
+        message or answer.message,
+        retry_after=answer.retry_after if retry_after is None else retry_after,
+        **extra,
+    )
+    for name, value in answer.headers:
+        response.headers[name] = value
+    return response
 
 
 # Codes of werkzeug's HTTP errors where its own name would not do.

@@ -109,7 +109,7 @@ def list_webhooks() -> Any:
 
 
 # One rule for both methods (see views.AppointmentById): odd ids meet one converter, 404.
-@blp.route("/webhooks/<appointment_id:webhook_id>")
+@blp.route("/webhooks/<id:webhook_id>")
 class WebhookById(MethodView):
     @blp.operation(
         "getWebhook",
@@ -135,7 +135,7 @@ class WebhookById(MethodView):
         return None
 
 
-@blp.route("/webhooks/<appointment_id:webhook_id>/enable", methods=["POST"])
+@blp.route("/webhooks/<id:webhook_id>/enable", methods=["POST"])
 @blp.operation(
     "enableWebhook", "Resume a failing subscription", errors=(503,), more=UNKNOWN, scope=WRITE
 )
@@ -145,7 +145,7 @@ def enable_webhook(webhook_id: int) -> Any:
     return webhooks.enable(db.engine, _subscription(webhook_id).id)
 
 
-@blp.route("/webhooks/<appointment_id:webhook_id>/deliveries", methods=["GET"])
+@blp.route("/webhooks/<id:webhook_id>/deliveries", methods=["GET"])
 @blp.operation(
     "listWebhookDeliveries",
     "The latest delivery attempts",
