@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: run keys test lint check-data client bench profile clean
 
 run: $(INSTALLED)  ## serve the API on PORT (3000) and deliver webhooks, on embedded PostgreSQL unless DATABASE_URL is set
-	$(PY) -m tools.devserver
+	@$(PY) -m tools.devserver
 
 keys: $(INSTALLED)  ## API keys on the database `make run` uses: ARGS='create NAME --scope write --calendars "*"' (revoke, rotate, list)
 	@$(PY) -m tools.keys

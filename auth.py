@@ -22,13 +22,11 @@ from collections.abc import Iterable
 import psycopg
 from flask import Flask, Response, g, request
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-import database
+import errors
 import keys
 from database import db
 from domain import FULL_ACCESS, Access
-from errors import error_response
 
 OPEN_PATHS = ("/health", "/metrics", "/api")
 READ_METHODS = ("GET", "HEAD")
@@ -92,8 +90,8 @@ class KeyRing:
             used, self._used = self._used, set()
             sent = self._tried_at = time.monotonic()
             try:
-                rows = database.run(engine, lambda conn, step: _load(conn, engine, used))
-            except (SQLAlchemyError, psycopg.Error) as error:
+                rows = keys.load(engine, used)
+            except psycopg.Error as error:
                 if self._loaded_at == -math.inf:
                     raise
                 reason = type(error).__name__
@@ -115,16 +113,8 @@ class KeyRing:
             self._lock.release()
 
 
-def _load(conn: psycopg.Connection, engine: Engine, used: set[str]) -> list:
-    return keys.load(conn, database.timeouts(engine), used)
-
-
 def unauthorized() -> Response:
-    response = error_response(
-        401, "unauthorized", "Send a valid API key as 'Authorization: Bearer <key>'."
-    )
-    response.headers["WWW-Authenticate"] = 'Bearer realm="sesame"'
-    return response
+    return errors.respond(errors.UNAUTHORIZED)
 
 
 def init_app(app: Flask) -> None:
@@ -147,7 +137,5 @@ def init_app(app: Flask) -> None:
         g.access = found
         request.environ[ENVIRON_KEY] = found.key
         if not found.write and request.method not in READ_METHODS:
-            return error_response(
-                403, "forbidden", "This API key may read only; writing needs a write key."
-            )
+            return errors.respond(errors.READ_ONLY_KEY)
         return None

@@ -6,17 +6,27 @@ these schemas reaches services.py and queries.py as domain.py's `CalendarSetting
 `SlotQuery`. Never touches the database, never reads the request itself.
 """
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 import localtime
-from domain import MINUTES_A_DAY, WEEKDAYS, CalendarSettings, ClockInterval, SlotQuery
+from domain import (
+    CALENDAR_NAME,
+    MINUTES_A_DAY,
+    WEEKDAYS,
+    CalendarSettings,
+    ClockInterval,
+    SlotQuery,
+)
 from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
 
+_NAME_PATTERN = f"^{CALENDAR_NAME.pattern}$"
 CLOCK_PATTERN = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATE = re.compile(DATE_PATTERN[1:-1], re.ASCII)
 _INTERVALS_DOC = {
     "type": "array",
     "items": {
@@ -111,7 +121,8 @@ class Overrides(fields.Field):
         overrides = {}
         for day, intervals in value.items():
             try:
-                parsed = date.fromisoformat(day) if len(day) == 10 else None
+                # fromisoformat alone takes week dates and other forms than YYYY-MM-DD.
+                parsed = date.fromisoformat(day) if _DATE.fullmatch(day) else None
             except ValueError:
                 parsed = None
             if parsed is None:
@@ -121,6 +132,21 @@ class Overrides(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return {day.isoformat(): localtime.intervals_to_json(value[day]) for day in sorted(value)}
+
+
+class _JsonBoolean(fields.Boolean):
+    """`true` or `false` only: marshmallow's own takes 0, 1, "yes" (and 0 == False)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class _ReadOnlyTime(ClientTime):
+    """A response time that a PUT may send back as it got it (or null); checked, ignored."""
+
+    _serialize = UtcTime._serialize
 
 
 def validate_zone(value: str) -> None:
@@ -146,9 +172,16 @@ _ZONE_DOC = {"description": "An IANA time zone name.", "example": "America/New_Y
 class CalendarSettingsSchema(Schema):
     """A calendar's booking hours and rules. `PUT` replaces all of them: what it leaves out
     takes its default. `calendar`, `version` and `updatedAt` may be sent back as a GET gave
-    them (`calendar` must then name this calendar); the service sets them."""
+    them; a PUT ignores them (the path names the calendar)."""
 
-    calendar = fields.String(validate=validate_calendar, metadata={"example": "dr-lee"})
+    calendar = fields.String(
+        validate=validate_calendar,
+        metadata={
+            "example": "dr-lee",
+            "pattern": _NAME_PATTERN,
+            "description": "The path's calendar. Ignored in a PUT.",
+        },
+    )
     time_zone = fields.String(
         data_key="timeZone", load_default="UTC", validate=validate_zone, metadata=_ZONE_DOC
     )
@@ -169,9 +202,7 @@ class CalendarSettingsSchema(Schema):
         validate=validate.Range(1, 3650),
         metadata={"description": "Slots start less than this many days from now.", "example": 60},
     )
-    enforce = fields.Boolean(
-        truthy={True},
-        falsy={False},
+    enforce = _JsonBoolean(
         load_default=False,
         metadata={
             "description": "Refuse writes outside open time (409 `outside_hours`) or whose "
@@ -179,9 +210,10 @@ class CalendarSettingsSchema(Schema):
         },
     )
     version = fields.Integer(
-        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."}
+        strict=True,
+        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."},
     )
-    updated_at = UtcTime(
+    updated_at = _ReadOnlyTime(
         data_key="updatedAt",
         allow_none=True,
         metadata={"description": "When the last PUT was recorded. Ignored in a PUT."},
@@ -210,13 +242,18 @@ CALENDAR_EXAMPLE = {
 }
 
 
+def _divides_a_day(minutes: int) -> None:
+    if not 1 <= minutes <= MINUTES_A_DAY or MINUTES_A_DAY % minutes:
+        raise ValidationError("Must be from 1 to 1440 and divide 1440 (a day) evenly.")
+
+
 class SlotsQuery(Schema):
     """Query of `GET /slots`."""
 
     MAX_WINDOW = timedelta(days=31)
 
     calendars = fields.List(
-        fields.String(validate=validate_calendar),
+        fields.String(validate=validate_calendar, metadata={"pattern": _NAME_PATTERN}),
         data_key="calendar",
         required=True,
         validate=validate.Length(1, 20),
@@ -242,12 +279,7 @@ class SlotsQuery(Schema):
     )
     interval = QueryInteger(
         load_default=15,
-        validate=validate.And(
-            validate.Range(1, 1440),
-            lambda minutes: (
-                MINUTES_A_DAY % minutes == 0 or _refuse("Must divide 1440 (a day) evenly.")
-            ),
-        ),
+        validate=_divides_a_day,
         metadata={
             "description": "Minutes between candidate starts on the local wall clock; divides "
             "1440.",
@@ -286,10 +318,6 @@ class SlotsQuery(Schema):
     def _to_query(self, data: dict[str, Any], **kwargs: Any) -> SlotQuery:
         calendars = tuple(dict.fromkeys(data.pop("calendars")))
         return SlotQuery(calendars=calendars, **data)
-
-
-def _refuse(message: str) -> bool:
-    raise ValidationError(message)
 
 
 class SlotOut(Schema):

@@ -7,8 +7,6 @@ services.py (the PUT) or queries.py (reads) and returns; domain errors leave thr
 from dataclasses import replace
 from typing import Any
 
-from flask import Response
-
 import queries
 import replicas
 import services
@@ -21,10 +19,10 @@ from calendars_schemas import (
 )
 from database import db
 from domain import CalendarSettings, SlotQuery
-from errors import error_response
 from openapi import ETAG_HEADER, IF_MATCH, WRITE, SesameBlueprint
 from protocol import precondition, with_etag
 
+NOT_A_CALENDAR = "`not_found`: the path's calendar name is not 1 to 64 of A-Z, a-z, 0-9, . _ -."
 calendars = SesameBlueprint(
     "calendars",
     __name__,
@@ -42,7 +40,9 @@ def list_calendars() -> Any:
 
 
 @calendars.route("/calendars/<calendar:calendar>", methods=["GET"])
-@calendars.operation("getCalendar", "A calendar's settings", errors=(403, 503))
+@calendars.operation(
+    "getCalendar", "A calendar's settings", errors=(403, 503), more={404: NOT_A_CALENDAR}
+)
 @calendars.response(200, CalendarSettingsSchema, headers=ETAG_HEADER)
 def get_calendar(calendar: str) -> Any:
     """Every calendar has settings: one never configured answers the defaults, version 0
@@ -57,14 +57,17 @@ def get_calendar(calendar: str) -> Any:
     errors=(400, 403, 412, 503),
     scope=WRITE,
     parameters=[IF_MATCH],
+    more={
+        404: NOT_A_CALENDAR,
+        413: "`payload_too_large`: the body is larger than MAX_BODY_BYTES.",
+        415: "`unsupported_media_type`: the body is not JSON.",
+    },
 )
 @calendars.arguments(CalendarSettingsSchema(), example=CALENDAR_EXAMPLE)
 @calendars.response(200, CalendarSettingsSchema, headers=ETAG_HEADER)
 def put_calendar(settings: CalendarSettings, calendar: str) -> Any:
     """What the body leaves out takes its default. Stored appointments are never rewritten;
     every later write to the calendar is checked against the new settings."""
-    if settings.calendar not in ("", calendar):
-        return _calendar_mismatch()
     saved = services.save_calendar(
         db.engine,
         settings=replace(settings, calendar=calendar),
@@ -83,12 +86,3 @@ def get_slots(query: SlotQuery) -> Any:
     notice, horizon and buffers and meet no appointment. On a calendar that enforces its
     hours, booking an offered slot succeeds unless something was booked in between."""
     return replicas.read(queries.slots, query, access())
-
-
-def _calendar_mismatch() -> Response:
-    return error_response(
-        400,
-        "validation_failed",
-        "The request is not valid.",
-        errors={"json": {"calendar": ["Must be the calendar of the path, or left out."]}},
-    )

@@ -2,11 +2,16 @@
 
 `settings_from_env` turns the environment into Flask config keys or raises `ConfigError` with a
 one-line message naming the variable, so a bad deployment fails at start-up, not on the first
-request. Never logs or returns a secret in a message.
+request. `server_settings` is the part that needs no database: gunicorn.conf.py, `make run` and
+boot.py read their settings (address, workers, threads, timeouts, logs) through it before
+anything else starts, and `settings_from_env` includes it. Nothing else reads a setting of the
+service from os.environ (PROMETHEUS_MULTIPROC_DIR is prometheus_client's own, see metrics.py;
+DATA_DIR is `make run`'s). Never logs or returns a secret in a message.
 """
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +20,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_SWITCH = {"on": True, "1": True, "true": True, "yes": True}
+_SWITCH |= {"off": False, "0": False, "false": False, "no": False}
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", re.ASCII)
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
 
 
@@ -22,12 +31,16 @@ class ConfigError(ValueError):
     """A setting from the environment that cannot work; its message is one line."""
 
 
-def _int_env(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int_env(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, not {raw!r}")
+    if maximum is not None and int(raw) > maximum:
+        raise ConfigError(f"{name} must be an integer from {minimum} to {maximum}, not {raw!r}")
     return int(raw)
 
 
@@ -88,7 +101,11 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "RATE_LIMIT_STORAGE_URI": _rate_limit_storage(env),
         "TRUSTED_PROXIES": _trusted_proxies(env),
         "CORS_ORIGINS": _list_env(env, "CORS_ORIGINS"),
-        "LOG_FORMAT": _choice(env, "LOG_FORMAT", LOG_FORMATS, "json"),
+        # /metrics while API keys are in use (metrics.py): this bearer token, a secret of its
+        # own; or open to anyone with METRICS_PUBLIC (a private network).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip() or None,
+        "METRICS_PUBLIC": _flag_env(env, "METRICS_PUBLIC"),
+        **server_settings(env),
         **_webhook_settings(env),
         **_hold_settings(env),
     }
@@ -108,8 +125,38 @@ def _hold_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def server_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """What gunicorn.conf.py and the start-up scripts need before any database: where to
+    listen, how many workers and threads, their timeouts, and the logs."""
+    return {
+        "HOST": _host(env),
+        "PORT": _int_env(env, "PORT", 3000, 0, 65535),
+        "WEB_CONCURRENCY": _int_env(env, "WEB_CONCURRENCY", 4, 1),
+        "GUNICORN_THREADS": _int_env(env, "GUNICORN_THREADS", 64, 1),
+        # 0: no timeout, as gunicorn reads it.
+        "GUNICORN_TIMEOUT": _int_env(env, "GUNICORN_TIMEOUT", 30, 0),
+        "GUNICORN_GRACEFUL_TIMEOUT": _int_env(env, "GUNICORN_GRACEFUL_TIMEOUT", 30, 0),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", LOG_FORMATS, "json"),
+        "LOG_LEVEL": _choice(env, "LOG_LEVEL", LOG_LEVELS, "info"),
+        "ACCESS_LOG": _switch_env(env, "ACCESS_LOG", default=True),
+    }
+
+
+def _host(env: Mapping[str, str]) -> str:
+    """HOST as gunicorn's `bind` takes it: an address (IPv6 in brackets) or a host name."""
+    raw = env.get("HOST", "").strip() or "0.0.0.0"
+    try:
+        address = ipaddress.ip_address(raw.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        if not _HOST_NAME.fullmatch(raw):
+            raise ConfigError(f"HOST must be an address or a host name, not {raw!r}") from None
+        return raw
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
 def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The webhook dispatcher's settings (dispatcher.py) and the URL policy (urlpolicy.py)."""
+    """The webhook dispatcher's settings (webhooks_delivery.py) and the URL policy
+    (webhooks_urls.py)."""
     timeout = _int_env(env, "WEBHOOK_TIMEOUT_S", 5, 1)
     lease = _int_env(env, "WEBHOOK_LEASE_S", 60, 1)
     if lease < 2 * timeout + 5:
@@ -127,6 +174,15 @@ def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "WEBHOOK_ALLOW_HTTP": _flag_env(env, "WEBHOOK_ALLOW_HTTP"),
         "WEBHOOK_ALLOW_PRIVATE": _flag_env(env, "WEBHOOK_ALLOW_PRIVATE"),
     }
+
+
+def _switch_env(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _SWITCH:
+        raise ConfigError(f"{name} must be on or off, not {raw!r}")
+    return _SWITCH[raw]
 
 
 def _flag_env(env: Mapping[str, str], name: str) -> bool:

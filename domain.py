@@ -3,8 +3,10 @@
 Plain data and pure functions that every other module may import: the types a write takes and
 gives back (`AppointmentData`, `StoredAppointment`, `SaveResult`), the latest-wins rule
 (`decide`), the conditions a write can carry (`Precondition`), the outcomes that are not a
-success (`DomainError` and its kinds), what a read is asked and answers (`BookQuery`,
-`ChangesPage`, `Availability`) and the tiling of a window into busy and free time (`tile`).
+success (`DomainError` and its kinds), what a request may do (`Access`) and which calendar
+names are valid (`CALENDAR_NAME`, `CALENDAR_PATTERN`), what a read is asked and answers
+(`BookQuery`, `ChangesPage`, `Availability`) and the tiling of a window into busy and free
+time (`tile`). How a pattern becomes SQL (LIKE) is database.py's, not the domain's.
 Imports nothing of the app and nothing beyond the standard library: no Flask, no SQL, no HTTP.
 """
 
@@ -193,6 +195,10 @@ def decide(current: StoredAppointment | None, new: AppointmentData) -> Decision:
 
 
 EVERY_CALENDAR = "*"
+# A calendar's name, and a pattern of names where `*` stands for any run of characters: the one
+# definition the API's schemas, the webhook subscriptions and the `flask keys` command check.
+CALENDAR_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+CALENDAR_PATTERN = re.compile(r"[A-Za-z0-9._*-]{1,64}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +211,10 @@ class Access:
     write: bool = True
     calendars: tuple[str, ...] = (EVERY_CALENDAR,)
     _match: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _like: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pattern = "|".join(".*".join(map(re.escape, p.split("*"))) for p in self.calendars)
         object.__setattr__(self, "_match", re.compile(f"(?:{pattern})", re.ASCII | re.DOTALL))
-        object.__setattr__(self, "_like", [like_pattern(p) for p in self.calendars])
 
     @property
     def everything(self) -> bool:
@@ -219,18 +223,6 @@ class Access:
 
     def opens(self, calendar: str) -> bool:
         return self.everything or self._match.fullmatch(calendar) is not None
-
-    @property
-    def like_patterns(self) -> list[str]:
-        """The calendars as SQL LIKE patterns (`calendar LIKE ANY(...)`), wildcards escaped."""
-        return self._like
-
-
-def like_pattern(pattern: str) -> str:
-    """A calendar pattern as SQL LIKE writes it: `*` is `%`; LIKE's own `%`, `_` and its
-    escape character `\\` are escaped, so they match only themselves."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
 
 
 FULL_ACCESS = Access()

@@ -1,11 +1,13 @@
-"""Errors as JSON: the one error body, and ONE table that maps every failure to an answer.
+"""Errors as JSON: the one error body, and the one table of answers to failures.
 
 Every error leaves through `error_response` as `{statusCode, error, message, timestamp, ...}`
 (or RFC 9457 problem details when the client asks for them) with a stable snake_case `error`:
 domain outcomes from domain.py, the database's timeouts and outages, werkzeug's and smorest's
 HTTP errors (`http_error_response`, which openapi.py's Api calls) and anything unexpected.
-To map a new failure, add a row to `ANSWERS`. Never lets an HTML page, a stack trace, SQL or a
-connection string reach a client.
+Every answer of the service's own is an `Answer` here: `ANSWERS` maps exceptions to theirs (to
+map a new failure, add a row), and the two that auth.py gives before a view runs are named
+(`UNAUTHORIZED`, `READ_ONLY_KEY`, sent with `respond`). Never lets an HTML page, a stack
+trace, SQL or a connection string reach a client.
 """
 
 import logging
@@ -15,11 +17,10 @@ from typing import Any
 
 import psycopg.errors
 from flask import Flask, Response, current_app, has_request_context, jsonify, request
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 import metrics
+from database import PoolTimeout
 from domain import (
     Forbidden,
     NotFound,
@@ -46,6 +47,7 @@ class Answer:
     retry_after: int | None = None
     conflict: bool = False
     warning: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 INTERNAL = Answer(500, "internal_error", "Something went wrong on our side.")
@@ -64,8 +66,18 @@ DATABASE_DOWN = Answer(
     warning="database unavailable",
 )
 
-# Each failure, by class; the most specific class of an exception (or, for a database error,
-# of the driver's exception inside it) that is listed here decides.
+# The answers auth.py gives without an exception, before a view runs.
+UNAUTHORIZED = Answer(
+    401,
+    "unauthorized",
+    "Send a valid API key as 'Authorization: Bearer <key>'.",
+    headers=(("WWW-Authenticate", 'Bearer realm="sesame"'),),
+)
+READ_ONLY_KEY = Answer(403, "forbidden", "This API key may read only; writing needs a write key.")
+
+# Each failure, by class; the most specific class of an exception that is listed here decides.
+# Database failures are psycopg's: database.py's recipe raises no other (the pool's timeout
+# included, as `database.PoolTimeout`).
 ANSWERS: dict[type[BaseException], Answer] = {
     NotFound: Answer(404, "not_found", "No appointment has this id."),
     WebhookNotFound: Answer(404, "not_found", "No webhook has this id."),
@@ -114,16 +126,7 @@ ANSWERS: dict[type[BaseException], Answer] = {
 
 
 def answer_for(error: BaseException) -> Answer:
-    """The row of `ANSWERS` for `error`; a database error is judged by the driver's error."""
-    if isinstance(error, DBAPIError):
-        answer = _lookup(error.orig)
-        if answer is INTERNAL and error.connection_invalidated:
-            return DATABASE_DOWN
-        return answer
-    return _lookup(error)
-
-
-def _lookup(error: BaseException | None) -> Answer:
+    """The row of `ANSWERS` for `error`."""
     return next((ANSWERS[cls] for cls in type(error).__mro__ if cls in ANSWERS), INTERNAL)
 
 
@@ -132,21 +135,45 @@ def handle(error: Exception) -> Response:
     answer = answer_for(error)
     if answer.conflict:
         metrics.CONFLICTS.labels(answer.code).inc()
-    if answer.warning and isinstance(error, DBAPIError | psycopg.Error):
-        driver_error = error.orig if isinstance(error, DBAPIError) else error
-        log.warning("%s: %s", answer.warning, type(driver_error).__name__)
+    if answer.warning and isinstance(error, psycopg.Error):
+        log.warning("%s: %s", answer.warning, type(error).__name__)
     elif answer.warning:
         log.warning(answer.warning)
     elif answer is INTERNAL:
         current_app.logger.exception("unhandled error")
-    extra = {"conflicts": error.conflicts} if isinstance(error, TimeRangeUnavailable) else {}
-    return error_response(
-        answer.status, answer.code, answer.message, retry_after=answer.retry_after, **extra
-    )
+    if isinstance(error, TimeRangeUnavailable):
+        return respond(answer, conflicts=error.conflicts)
+    return respond(answer)
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, handle)
+
+
+# Refusals that are no exception of a view: the modules that refuse answer them with `respond`,
+# adding what only they know (the limit and when to retry, which check failed).
+RATE_LIMITED = Answer(429, "rate_limited", "Too many requests: the limit is {limit}.")
+NOT_READY = Answer(503, "not_ready", "Not ready to serve.", retry_after=5)
+METRICS_UNAUTHORIZED = Answer(
+    401, "unauthorized", "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>'."
+)
+
+
+def respond(
+    answer: Answer, *, message: str | None = None, retry_after: int | None = None, **extra: Any
+) -> Response:
+    """The error response of a row of the table (its body, Retry-After and headers), with the
+    refusing module's `message`, `retry_after` and `extra` body fields where it gives them."""
+    response = error_response(
+        answer.status,
+        answer.code,
+        message or answer.message,
+        retry_after=answer.retry_after if retry_after is None else retry_after,
+        **extra,
+    )
+    for name, value in answer.headers:
+        response.headers[name] = value
+    return response
 
 
 # Codes of werkzeug's HTTP errors where its own name would not do.

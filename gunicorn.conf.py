@@ -1,10 +1,12 @@
-"""gunicorn settings, all from the environment; `make run`, the container and the tests use it.
+"""gunicorn settings, from the environment through config.py like every other setting; `make
+run`, the container and the tests use it.
 
 The master validates the configuration before any worker starts (a bad value stops it with one
-line naming the variable), says once what is open or per-worker (for the API keys, after one
-short look at the database), and owns the directory where the workers' Prometheus metrics add
-up. Never imports the app itself (the workers do, after the fork), and closes that one
-connection before any worker forks, so that no worker inherits a database connection.
+line naming the variable: its own settings when this file is read, the rest at start), says
+once what is open or per-worker (for the API keys, after one short look at the database), and
+owns the directory where the workers' Prometheus metrics add up. Never imports the app itself
+(the workers do, after the fork), and closes that one connection before any worker forks, so
+that no worker inherits a database connection.
 """
 
 import os
@@ -13,18 +15,25 @@ import sys
 import tempfile
 
 import logs
+from config import ConfigError, server_settings
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '3000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+try:
+    SETTINGS = server_settings()
+except ConfigError as error:
+    print(f"sesame: configuration error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+bind = f"{SETTINGS['HOST']}:{SETTINGS['PORT']}"
+workers = SETTINGS["WEB_CONCURRENCY"]
 os.environ["WEB_CONCURRENCY"] = str(workers)
 # gthread: a client still sending its request holds one thread, not a whole worker. Threads are
 # many and cheap (most wait on sockets); database connections are few and bounded by the pool
 # (DB_POOL_SIZE, default 8 per worker), which the threads share.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+threads = SETTINGS["GUNICORN_THREADS"]
+timeout = SETTINGS["GUNICORN_TIMEOUT"]
 # On SIGTERM, requests in flight get this long to finish and commit before workers are killed.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+graceful_timeout = SETTINGS["GUNICORN_GRACEFUL_TIMEOUT"]
 keepalive = 5
 # The longest request line gunicorn takes (its maximum; the default is 4094): a 5,000-digit
 # `limit` reaches the app and is answered 400 in JSON. Longer lines get gunicorn's own 414.
@@ -33,15 +42,14 @@ limit_request_line = 8190
 # (the tests, a second host) would collide on it.
 control_socket_disable = True
 
-# Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout.
-loglevel = os.environ.get("LOG_LEVEL", "info")
-# One line per request on stdout (logs.AccessLog: JSON, or text with LOG_FORMAT=text);
-# ACCESS_LOG=off turns it off.
+# Logs: gunicorn's own and its access log in the app's format (LOG_FORMAT), on stdout, at
+# LOG_LEVEL like every other logger (the workers' app sets the same level, logs.configure).
+loglevel = SETTINGS["LOG_LEVEL"]
+# One line per request on stdout (logs.AccessLog: JSON, or text with LOG_FORMAT=text), an INFO
+# line like any other: none above LOG_LEVEL=info, and none with ACCESS_LOG=off.
 logger_class = "logs.AccessLog"
-accesslog = (
-    "-" if os.environ.get("ACCESS_LOG", "on").lower() not in ("0", "off", "false", "no") else None
-)
-logconfig_dict = logs.gunicorn_logconfig(os.environ.get("LOG_FORMAT", "json").lower(), loglevel)
+accesslog = "-" if SETTINGS["ACCESS_LOG"] and logs.shows_info(loglevel) else None
+logconfig_dict = logs.gunicorn_logconfig(SETTINGS["LOG_FORMAT"], loglevel)
 
 # Metrics from all workers add up in one directory, emptied when the server starts; one this
 # server made for itself (no PROMETHEUS_MULTIPROC_DIR given) is removed when it exits.
@@ -63,6 +71,7 @@ def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
     log = server.log
+    stored = None
     if not settings["API_KEYS"]:
         stored = _stored_keys(settings["SQLALCHEMY_DATABASE_URI"])
         if stored:
@@ -74,6 +83,13 @@ def on_starting(server):
                 "(flask --app sesame keys create ... where there is no make)",
                 "" if stored == 0 else " until a key is created",
             )
+    keys_in_use = bool(settings["API_KEYS"] or stored)
+    if keys_in_use and not settings["METRICS_TOKEN"] and not settings["METRICS_PUBLIC"]:
+        log.warning(
+            "API keys are in use and METRICS_TOKEN is not set: /metrics answers 401 to every "
+            "scrape; set METRICS_TOKEN (Prometheus: authorization credentials) or, on a private "
+            "network, METRICS_PUBLIC=1"
+        )
     if settings["RATE_LIMIT"] and settings["RATE_LIMIT_STORAGE_URI"].startswith("memory"):
         if workers > 1:
             log.warning(

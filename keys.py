@@ -13,7 +13,7 @@ and exit status 2. Never prints a key but the new one, on the last line of its o
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -21,17 +21,15 @@ import click
 import psycopg
 import psycopg.errors
 from flask.cli import AppGroup
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.engine import Engine
 
 import database
 from database import db
-from domain import EVERY_CALENDAR, Access
+from domain import CALENDAR_PATTERN, EVERY_CALENDAR, Access
 
 PREFIX = "ses_"
 SCOPES = ("read", "write")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
-_PATTERN = re.compile(r"[A-Za-z0-9._*-]{1,64}", re.ASCII)
 
 
 def new_key() -> str:
@@ -56,14 +54,31 @@ TOUCH = (
 LOAD = "SELECT name, digest, scope, calendars, revoked_at IS NOT NULL AS revoked FROM api_keys"
 
 
-def load(conn: psycopg.Connection, timeouts: str, used: Iterable[str]) -> list[dict[str, Any]]:
+def load(engine: Engine, used: Collection[str]) -> list[dict[str, Any]]:
     """Every key row (name, digest, scope, calendars, revoked), in the round trip that first
-    records `used` (database.round_trip, under the engine's `timeouts` statement)."""
-    statements = [timeouts, *([TOUCH] if used else []), LOAD]
-    return database.round_trip(conn, "; ".join(statements), {"used": list(used)})[-1]
+    records `used` (a coarse time, harmless to set twice: a lost connection is retried)."""
+    statements = {"touched": TOUCH, "keys": LOAD} if used else {"keys": LOAD}
+    return database.execute(engine, statements, {"used": list(used)})["keys"]
 
 
 # The command.
+
+_CREATE = (
+    "INSERT INTO api_keys (name, digest, scope, calendars)"
+    " VALUES (%(name)s, %(digest)s, %(scope)s, %(calendars)s)"
+)
+_REVOKE = (
+    "UPDATE api_keys SET revoked_at = now()"
+    " WHERE name = %(name)s AND revoked_at IS NULL RETURNING name"
+)
+_ROTATE = (
+    "UPDATE api_keys SET digest = %(digest)s, created_at = now(), last_used_at = NULL"
+    " WHERE name = %(name)s AND revoked_at IS NULL RETURNING name"
+)
+_LIST = (
+    "SELECT name, scope, calendars, created_at, last_used_at, revoked_at"
+    " FROM api_keys ORDER BY name"
+)
 
 
 class Refused(click.ClickException):
@@ -94,12 +109,12 @@ class KeysGroup(AppGroup):
             return super().invoke(ctx)
         except click.UsageError as error:
             raise Refused(_one_line(error)) from None
-        except ProgrammingError as error:
-            if isinstance(error.orig, psycopg.errors.UndefinedTable):
-                raise Refused("the database has no api_keys table: migrate it first") from None
-            raise Refused(f"the database refused: {type(error.orig).__name__}") from None
-        except SQLAlchemyError as error:
-            reason = type(getattr(error, "orig", None) or error).__name__
+        except psycopg.errors.UndefinedTable:
+            raise Refused("the database has no api_keys table: migrate it first") from None
+        except psycopg.errors.ProgrammingError as error:
+            raise Refused(f"the database refused: {type(error).__name__}") from None
+        except psycopg.Error as error:
+            reason = type(error).__name__
             raise Refused(f"the database does not answer or refused ({reason})") from None
 
 
@@ -128,7 +143,7 @@ def _calendars(value: str) -> list[str]:
     if not patterns:
         _refuse("--calendars is empty: give names or * patterns, comma-separated ('*': all)")
     for pattern in patterns:
-        if not _PATTERN.fullmatch(pattern):
+        if not CALENDAR_PATTERN.fullmatch(pattern):
             _refuse(f"bad calendar pattern {pattern!r}: calendar characters and * only")
     return [EVERY_CALENDAR] if EVERY_CALENDAR in patterns else patterns
 
@@ -142,16 +157,10 @@ def create(name: str, scope: str, calendars: str) -> None:
     _name(name)
     patterns = _calendars(calendars)
     key = new_key()
+    params = {"name": name, "digest": digest(key), "scope": scope, "calendars": patterns}
     try:
-        with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO api_keys (name, digest, scope, calendars)"
-                    " VALUES (:name, :digest, :scope, :calendars)"
-                ),
-                {"name": name, "digest": digest(key), "scope": scope, "calendars": patterns},
-            )
-    except IntegrityError:
+        database.execute(db.engine, {"created": _CREATE}, params, writes=True)
+    except psycopg.errors.UniqueViolation:
         _refuse(f"a key named {name!r} exists already (names are never reused)")
     click.echo(f"Created key {name!r}: {scope} on {','.join(patterns)}.")
     click.echo("Shown only now (the database keeps its digest); send 'Authorization: Bearer KEY'.")
@@ -162,16 +171,7 @@ def create(name: str, scope: str, calendars: str) -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke a key: every worker refuses it within KEYS_REFRESH_S."""
-    with db.engine.begin() as conn:
-        done = conn.execute(
-            text(
-                "UPDATE api_keys SET revoked_at = now()"
-                " WHERE name = :name AND revoked_at IS NULL RETURNING name"
-            ),
-            {"name": name},
-        ).first()
-        if done is None:
-            _refuse_unknown_or_revoked(conn, name)
+    _change(_REVOKE, {"name": name})
     click.echo(f"Revoked key {name!r}: refused everywhere within KEYS_REFRESH_S.")
 
 
@@ -180,42 +180,36 @@ def revoke(name: str) -> None:
 def rotate(name: str) -> None:
     """Replace a key's secret: the old one stops working, the new one is on the last line."""
     key = new_key()
-    with db.engine.begin() as conn:
-        done = conn.execute(
-            text(
-                "UPDATE api_keys SET digest = :digest, created_at = now(), last_used_at = NULL"
-                " WHERE name = :name AND revoked_at IS NULL RETURNING name"
-            ),
-            {"name": name, "digest": digest(key)},
-        ).first()
-        if done is None:
-            _refuse_unknown_or_revoked(conn, name)
+    _change(_ROTATE, {"name": name, "digest": digest(key)})
     click.echo(f"Rotated key {name!r}: the old key is refused everywhere within KEYS_REFRESH_S.")
     click.echo("Shown only now (the database keeps its digest); send 'Authorization: Bearer KEY'.")
     click.echo(key)
 
 
-def _refuse_unknown_or_revoked(conn: Any, name: str) -> NoReturn:
-    known = conn.execute(text("SELECT 1 FROM api_keys WHERE name = :name"), {"name": name})
-    if known.first() is None:
-        _refuse(f"no key named {name!r}")
-    _refuse(f"key {name!r} is revoked (names are never reused: create another)")
+def _change(statement: str, params: dict[str, Any]) -> None:
+    """Change a key that is not revoked, or refuse: no such key, or a revoked one."""
+    results = database.execute(
+        db.engine,
+        {"changed": statement, "known": "SELECT 1 AS found FROM api_keys WHERE name = %(name)s"},
+        params,
+        writes=True,
+    )
+    if results["changed"]:
+        return
+    if not results["known"]:
+        _refuse(f"no key named {params['name']!r}")
+    _refuse(f"key {params['name']!r} is revoked (names are never reused: create another)")
 
 
 @cli.command("list")
 def list_keys() -> None:
     """One line per key: name, scope, calendars, created, last used (coarse), revoked."""
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT name, scope, calendars, created_at, last_used_at, revoked_at"
-                " FROM api_keys ORDER BY name"
-            )
-        ).all()
-    for name, scope, calendars, created, used, revoked in rows:
+    for row in database.execute(db.engine, {"keys": _LIST})["keys"]:
         click.echo(
-            f"{name}  scope={scope}  calendars={','.join(calendars)}  created={_when(created)}"
-            f"  last_used={_when(used) or 'never'}  revoked={_when(revoked) or 'no'}"
+            f"{row['name']}  scope={row['scope']}  calendars={','.join(row['calendars'])}"
+            f"  created={_when(row['created_at'])}"
+            f"  last_used={_when(row['last_used_at']) or 'never'}"
+            f"  revoked={_when(row['revoked_at']) or 'no'}"
         )
 
 

@@ -2,9 +2,11 @@
 
 Every line logged while a request is served carries its request id, method and path (and the
 name of its API key, when it came with one); gunicorn's access log goes through the same
-formatter and adds status and duration. Bodies, headers and
-secrets are never logged. `gunicorn.conf.py` uses `gunicorn_logconfig`; the app uses
-`configure`.
+formatter and adds status and duration. LOG_LEVEL is the least level of every logger in every
+process (the root's): the service's, gunicorn's, Alembic's and embedded PostgreSQL's alike;
+the access line is an INFO line. Each process has one handler, so each line is written once.
+`gunicorn.conf.py` uses `gunicorn_logconfig`; the app, `make run` and boot.py use `configure`.
+Bodies, headers and secrets are never logged.
 """
 
 import logging
@@ -19,6 +21,8 @@ import orjson
 from flask import g, has_request_context, request
 from gunicorn import glogging
 from pythonjsonlogger.json import JsonFormatter
+
+from config import server_settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -63,18 +67,26 @@ def _formatter(log_format: str) -> logging.Formatter:
     return JsonFormatter(JSON_FIELDS, rename_fields=_JSON_RENAMES, timestamp=False)
 
 
-def configure(log_format: str, level: str = "INFO") -> None:
-    """Send the app's logs to stdout in the chosen format (idempotent)."""
+def shows_info(level: str) -> bool:
+    """Whether LOG_LEVEL `level` lets INFO lines (the access log's) through."""
+    return logging.getLevelName(level.upper()) <= logging.INFO
+
+
+def configure(log_format: str, level: str) -> None:
+    """This process's logs: every logger's lines, from `level` up, on stdout in the chosen
+    format, through one handler (idempotent: it replaces an earlier call's, and a plain
+    `logging.basicConfig` one, so no line is written twice). Python's warnings go there too."""
     root = logging.getLogger()
     root.setLevel(level.upper())
-    for handler in root.handlers:
-        if getattr(handler, "sesame", False):
+    for handler in list(root.handlers):
+        if getattr(handler, "sesame", False) or type(handler) is logging.StreamHandler:
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stdout)
     handler.sesame = True  # type: ignore[attr-defined]
     handler.setFormatter(_formatter(log_format))
     handler.addFilter(RequestContext())
     root.addHandler(handler)
+    logging.captureWarnings(True)
 
 
 def gunicorn_logconfig(log_format: str, level: str) -> dict[str, Any]:
@@ -110,7 +122,7 @@ class AccessLog(glogging.Logger):
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        self._json = os.environ.get("LOG_FORMAT", "json").lower() == "json"
+        self._json = server_settings()["LOG_FORMAT"] == "json"
 
     def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
         if not self.cfg.accesslog:

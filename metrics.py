@@ -6,6 +6,8 @@ gunicorn.conf.py empties that directory when the server starts and marks dead wo
 process started without it (a test, a one-off command) gets a private directory.
 The variable must be set before prometheus_client is imported, hence the order below.
 services.py imports this module for `LOCK_WAIT`, so nothing here imports Flask at module level.
+While API keys are in use, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`
+(METRICS_PUBLIC=1 opens it, for a private network); without keys it is open like the API.
 Never labels a metric with anything a client chooses (ids, paths, keys) and never infers what a
 statement is from its SQL text: whoever runs a statement measures it.
 """
@@ -22,13 +24,13 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # a process of its own: a priv
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sesame-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
+import psycopg  # noqa: E402
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # noqa: E402
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric  # noqa: E402
 from prometheus_client.exposition import choose_encoder  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
-from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -71,9 +73,14 @@ READS = Counter(
 )
 
 
-def init_app(app: "Flask", database_metrics: DatabaseMetrics | None = None) -> None:
+def init_app(
+    app: "Flask",
+    database_metrics: DatabaseMetrics | None = None,
+    keys_in_use: Callable[[], bool] = lambda: False,
+) -> None:
     """Serve /metrics with request counts and latencies by method, endpoint and status, and
-    the figures `database_metrics` reads at each scrape."""
+    the figures `database_metrics` reads at each scrape; while `keys_in_use()`, only to the
+    bearer of METRICS_TOKEN (or to anyone with METRICS_PUBLIC)."""
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
     exporter = GunicornInternalPrometheusMetrics(
@@ -95,6 +102,44 @@ def init_app(app: "Flask", database_metrics: DatabaseMetrics | None = None) -> N
             return encode(registry).decode("utf-8"), content_type
 
         exporter.generate_metrics = scrape  # type: ignore[method-assign]
+    if not app.config["METRICS_PUBLIC"]:
+        app.before_request(_guard(app.config["METRICS_TOKEN"], keys_in_use))
+
+
+def _guard(token: str | None, keys_in_use: Callable[[], bool]) -> Callable[[], Any]:
+    """A request hook: /metrics names endpoints, keys' request counts and webhook backlogs, so
+    while API keys close the API it answers only `Authorization: Bearer <METRICS_TOKEN>`
+    (compared in constant time), and 401 to everyone when no token is set. The token is
+    checked first: a scrape that sends it never waits for the key ring (auth.py)."""
+    import hmac
+
+    from flask import request
+
+    from errors import METRICS_UNAUTHORIZED, respond
+
+    # Digests compared, so that neither the time nor the length of the token leaks.
+    expected = _digest(token.encode()) if token else None
+
+    def guard() -> Any:
+        if request.path != "/metrics":
+            return None
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if expected and scheme.lower() == "bearer":
+            if hmac.compare_digest(_digest(sent.strip().encode()), expected):
+                return None
+        if not keys_in_use():
+            return None
+        response = respond(METRICS_UNAUTHORIZED)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="sesame-metrics"'
+        return response
+
+    return guard
+
+
+def _digest(secret: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(secret).digest()
 
 
 class _DatabaseCollector:
@@ -106,7 +151,7 @@ class _DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         try:
             outcomes, backlog = self.read()
-        except SQLAlchemyError:  # the rest of /metrics still answers
+        except psycopg.Error:  # the rest of /metrics still answers
             log.warning("webhook metrics: the database does not answer")
             return
         deliveries = CounterMetricFamily(

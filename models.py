@@ -2,8 +2,10 @@
 
 The no-double-booking invariant lives here too, not only in `services.py`: an exclusion
 constraint makes PostgreSQL itself refuse two overlapping appointments of one calendar,
-whatever code path writes them. The queries of services.py and queries.py label these columns
-with the domain's field names (`starts_at AS start`), so rows become domain objects by name.
+whatever code path writes them. The column lists the queries read (`queries.APPOINTMENT`,
+`queries.VERSION`) label these columns with the domain's field names (`starts_at AS start`),
+so rows become domain objects by name. The runtime never queries through these classes: they
+are the schema Alembic's migrations are checked against.
 Plain SQLAlchemy: never imports Flask (the Flask-SQLAlchemy extension lives in database.py),
 never opens a connection.
 """
@@ -38,8 +40,8 @@ NAMING_CONVENTION = {
 }
 
 # The half-open interval [start, end): an appointment may begin exactly when another ends.
-# The overlap query in services.py repeats this expression verbatim so that it can use the
-# exclusion constraint's GiST index.
+# The overlap condition (`queries.OVERLAPS`) is built on this very expression, so that the
+# exclusion constraint's GiST index serves it.
 TIME_RANGE = "tstzrange(starts_at, ends_at, '[)')"
 # When a version was the current one: [recorded_at, superseded_at), open while it is current;
 # a hold's version stops being current at its expiry at the latest, recorded or not. The
@@ -103,7 +105,9 @@ class AppointmentVersion(Base):
 
     Each version knows when it became current (`recorded_at`) and when it stopped being current
     (`superseded_at`, NULL while current), so "the book at time T" is one indexed range query.
-    `txid` and `seq` order the change feed; see `queries.changes` for why both are needed.
+    The change feed is ordered by (`txid`, `seq`): the transaction id also says when a version
+    may be served (`queries.FEED_HORIZON`, the commit-safe rule), the sequence number orders
+    the versions of one transaction.
     """
 
     __tablename__ = "appointment_versions"
@@ -147,7 +151,7 @@ class AppointmentVersion(Base):
     )
 
 
-# Webhook subscriptions (webhooks.py owns their SQL, dispatcher.py delivers them).
+# Webhook subscriptions (webhooks.py owns their SQL, webhooks_delivery.py delivers them).
 WEBHOOK_STATUS_CHECK = "status IN ('active', 'failing')"
 
 

@@ -8,19 +8,18 @@ accident. Never handles a request's data and never touches the database.
 """
 
 from collections.abc import Iterable
-from copy import deepcopy
 from typing import Any
 
 from apispec import APISpec, BasePlugin
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api, Blueprint
-from flask_smorest.utils import deepupdate
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
+from domain import CALENDAR_NAME
 from errors import PROBLEM_JSON, http_error_response
 from formats import MAX_BIGINT
-from protocol import CALENDAR_PATTERN, AppointmentIdConverter, CalendarConverter, SesameParser
+from protocol import CalendarConverter, IdConverter, SesameParser
 from schemas import (
     ClientTime,
     ErrorOut,
@@ -75,6 +74,12 @@ BEARER = {
 READ, WRITE = "read", "write"
 
 ETAG_HEADER = {"ETag": {"description": "The version, for If-Match.", "schema": {"type": "string"}}}
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The created appointment's URL: `/appointments/{id}`.",
+        "schema": {"type": "string"},
+    }
+}
 LINK_HEADER = {
     "Link": {
         "description": 'RFC 8288 `<...>; rel="next"` when the page is full: the same '
@@ -125,15 +130,8 @@ class SesameBlueprint(Blueprint):
     ) -> Any:
         """Document an operation: its id, summary, any other `doc`, the error responses it
         can give (`errors`, `always` and the `more` described here), all with the error schema,
-        and the API key scope it needs (`scope`; None: an open route, no key).
-
-        Written into the view's `_apidoc` as smorest's `doc` and `alt_response` write it, but
-        without their wrappers: each of those wraps the view in one more function call with
-        an `ensure_sync` check on every request, six or more per view for the docs alone.
-        (smorest 0.47's `_apidoc` layout; `make client`'s drift check sees any change.)
-        """
+        and the API key scope it needs (`scope`; None: an open route, no key)."""
         described = {**{s: ERRORS[s] for s in (*errors, *always)}, **(more or {})}
-        error_schema = self._make_doc_response_schema(ErrorOut())
         if scope is None:
             doc["security"] = []
         else:
@@ -142,15 +140,9 @@ class SesameBlueprint(Blueprint):
             doc["x-sesame-scope"] = scope
 
         def decorate(view: Any) -> Any:
-            apidoc = deepcopy(getattr(view, "_apidoc", {}))
-            responses = apidoc.setdefault("response", {}).setdefault("responses", {})
             for status, description in described.items():
-                response = {"schema": error_schema, "description": description}
-                responses.setdefault(status, []).append({**response, "content_type": None})
-            manual = {"operationId": operation_id, "summary": summary, **doc}
-            apidoc["manual_doc"] = deepupdate(deepcopy(apidoc.get("manual_doc", {})), manual)
-            view._apidoc = apidoc
-            return view
+                view = self.alt_response(status, schema=ErrorOut, description=description)(view)
+            return self.doc(operationId=operation_id, summary=summary, **doc)(view)
 
         return decorate
 
@@ -167,11 +159,11 @@ class SesameApi(Api):
         for field, openapi_type in OPENAPI_TYPES.items():
             self.register_field(field, *openapi_type)
         self.register_converter(
-            AppointmentIdConverter,
+            IdConverter,
             lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
         )
         self.register_converter(
-            CalendarConverter, lambda _: {"type": "string", "pattern": CALENDAR_PATTERN}
+            CalendarConverter, lambda _: {"type": "string", "pattern": f"^{CALENDAR_NAME.pattern}$"}
         )
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]

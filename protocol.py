@@ -1,7 +1,7 @@
 """HTTP plumbing for the views: how requests are parsed and how HTTP's own headers translate.
 
 The webargs parser policy (400 not 422, unknown fields refused, JSON required to be JSON), the
-URL converter for appointment ids, and the translation between HTTP's conditional headers
+URL converter of resource ids (`<id:...>`), and the translation between HTTP's conditional headers
 (ETag, If-Match, If-None-Match) and the domain's `Precondition`, the list's `Link` header,
 and the JSON encoder of responses. Reads the request only; never touches the database, never
 decides anything about the book.
@@ -20,12 +20,13 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter, ValidationError
 
-from domain import Precondition, StoredAppointment, Versioned
+from domain import CALENDAR_NAME, Precondition, StoredAppointment, Versioned
 from formats import DIGITS, page_cursor, parse_client_id
 
 
-class AppointmentIdConverter(BaseConverter):
-    """Path ids: ASCII digits only, 1 to 2^63-1; anything else is no such appointment (404)."""
+class IdConverter(BaseConverter):
+    """`<id:...>`: the path id of any resource (appointments, webhooks), a positive 64-bit
+    integer in ASCII digits, 1 to 2^63-1; anything else is no such resource (404)."""
 
     regex = r"[^/]+"
 
@@ -40,19 +41,18 @@ class AppointmentIdConverter(BaseConverter):
 
 
 def init_app(app: Flask) -> None:
-    """Make `<appointment_id:...>` known to the app's URL rules."""
-    app.url_map.converters["appointment_id"] = AppointmentIdConverter
+    """Make `<id:...>` and `<calendar:...>` known to the app's URL rules; encode responses
+    with orjson."""
+    app.url_map.converters["id"] = IdConverter
     app.url_map.converters["calendar"] = CalendarConverter
-
-
-CALENDAR_PATTERN = "^[A-Za-z0-9._-]{1,64}$"
+    app.json = OrjsonProvider(app)
 
 
 class CalendarConverter(BaseConverter):
     """Path calendar names: 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'; anything else is no such
     calendar (404)."""
 
-    regex = CALENDAR_PATTERN[1:-1]
+    regex = CALENDAR_NAME.pattern
 
 
 class SesameParser(FlaskParser):
@@ -147,15 +147,3 @@ class OrjsonProvider(DefaultJSONProvider):
             option=_OPTIONS | orjson.OPT_APPEND_NEWLINE,
         )
         return Response(body, mimetype=self.mimetype)
-
-
-class SesameFlask(Flask):
-    """Flask with the JSON above, and without a check the service never needs: every view and
-    request hook is synchronous, so `ensure_sync` (asked a dozen times per request, by Flask
-    and by each smorest decorator, whether a function is a coroutine) returns it as it is. An
-    async view would fail loudly at its first call (Flask refuses a coroutine as a response)."""
-
-    json_provider_class = OrjsonProvider
-
-    def ensure_sync(self, func: Any) -> Any:
-        return func

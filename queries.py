@@ -1,6 +1,8 @@
 """Reads of the book: one appointment, its history, lists (now or at a past moment), the change
-feed and availability. Rows become the domain types of domain.py by column name
-(psycopg's `class_row`, the columns labelled with the field names).
+feed and availability. Rows become the domain types of domain.py by column name (the columns
+labelled with the field names: `APPOINTMENT`, `VERSION`). The SQL the book's readers and
+writers share is here, written once: those column lists, the overlap condition, the feed's
+horizon.
 Knows nothing about Flask or HTTP and never writes.
 
 Each read is kept to the calendars its `Access` opens (domain.py): an appointment outside them
@@ -8,7 +10,7 @@ is not found, exactly as a missing one; lists, the feed and availability show on
 SQL (`calendar LIKE ANY(...)`, no filter at all for a key that opens every calendar); naming a
 calendar outside them is `Forbidden`.
 
-Each function is one round trip on a connection of the engine it is given (database.py).
+Each function is one round trip on the engine it is given, by database.py's recipe.
 Which server answers is the caller's choice: the by-id reads and the change feed must see the
 primary (a client expects its own write); the rest may be a moment old.
 """
@@ -17,12 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 import database
 import localtime
@@ -49,44 +47,43 @@ from domain import (
 from models import TIME_RANGE, VALIDITY
 from slots import offer
 
+# The SQL every reader and writer of the book shares, written once (services.py, webhooks.py).
+# An appointment's columns, labelled with the field names of domain.StoredAppointment: of the
+# current book (`appointments`, or a page of it) and of its versions.
+_FIELDS = "calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version, status"
+APPOINTMENT = f"id, {_FIELDS}"
+VERSION = f"appointment_id AS id, {_FIELDS}"
+# Rows whose [start, end) meets [%(start)s, %(end)s); an open bound is unbounded. The range is
+# the exclusion constraint's expression (models.TIME_RANGE), so its GiST index serves it.
+OVERLAPS = f"{TIME_RANGE} && tstzrange(%(start)s, %(end)s, '[)')"
+# The same with the window widened by %(gap)s on each side: ranges that come closer than `gap`
+# (both buffers of a calendar, services.py and slots.py).
+OVERLAPS_WITHIN_GAP = f"{TIME_RANGE} && tstzrange(%(start)s - %(gap)s, %(end)s + %(gap)s, '[)')"
+# The feed's commit-safe rule: serve a version only once its transaction id is below the
+# horizon, the oldest transaction still running, so that no transaction that could yet commit
+# a version ordered before it is still open. The webhook dispatcher reads by the same rule
+# (webhooks.py).
+FEED_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
-def read(engine: Engine, statement: Any, params: Any, row_type: Any = None) -> list[Any]:
+
+def read(engine: Engine, statement: str, params: dict[str, Any], row_type: Any = None) -> list[Any]:
     """One read in one round trip: its timeouts and the statement, one implicit transaction.
     Rows come as dicts, or as `row_type` built from the columns by name."""
-
-    def work(conn: psycopg.Connection, step: database.Step) -> list[Any]:
-        _, rows = database.round_trip(
-            conn,
-            sql.SQL("{}; {}").format(sql.SQL(database.timeouts(engine)), _sql(statement)),
-            params,
-        )
-        return [row_type(**row) for row in rows] if row_type else rows
-
-    return database.run(engine, work)
+    rows = database.execute(engine, {"rows": statement}, params)["rows"]
+    return [row_type(**row) for row in rows] if row_type else rows
 
 
-def _sql(statement: Any) -> sql.Composable:
-    return statement if isinstance(statement, sql.Composable) else sql.SQL(statement)
-
-
-_CURRENT = (
-    "id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version, status"
-)
-_VERSION = (
-    "appointment_id AS id, calendar, starts_at AS start, ends_at AS end, created_at,"
-    " updated_at, version, status"
-)
-_BY_ID = f"SELECT {_CURRENT} FROM appointments WHERE id = %s"
+_BY_ID = f"SELECT {APPOINTMENT} FROM appointments WHERE id = %(id)s"
 _HISTORY = (
-    f"SELECT {_VERSION}, recorded_at, recorded_by FROM appointment_versions"
-    " WHERE appointment_id = %s ORDER BY version"
+    f"SELECT {VERSION}, recorded_at, recorded_by FROM appointment_versions"
+    " WHERE appointment_id = %(id)s ORDER BY version"
 )
 
 
 def get_appointment(
     engine: Engine, appointment_id: int, access: Access = FULL_ACCESS
 ) -> StoredAppointment:
-    rows = read(engine, _BY_ID, (appointment_id,), StoredAppointment)
+    rows = read(engine, _BY_ID, {"id": appointment_id}, StoredAppointment)
     if not rows or not access.opens(rows[0].calendar):
         raise NotFound()
     return rows[0]
@@ -97,7 +94,7 @@ def appointment_history(
 ) -> list[RecordedVersion]:
     """Every version of one appointment, oldest first, the current one last; of an
     appointment `access` opens (by its current calendar), the versions in its calendars."""
-    versions = read(engine, _HISTORY, (appointment_id,), RecordedVersion)
+    versions = read(engine, _HISTORY, {"id": appointment_id}, RecordedVersion)
     if not versions or not access.opens(versions[-1].calendar):
         raise NotFound()
     return versions if access.everything else [v for v in versions if access.opens(v.calendar)]
@@ -108,11 +105,7 @@ def list_appointments(
 ) -> list[StoredAppointment]:
     """The book (or the book as it was at `query.at`) ordered by (start, id)."""
     page, params = _book(query, access)
-    statement = sql.SQL(
-        "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at,"
-        " updated_at, version, status FROM ({}) AS page"
-    ).format(page)
-    return read(engine, statement, params, StoredAppointment)
+    return read(engine, f"SELECT {APPOINTMENT} FROM ({page}) AS page", params, StoredAppointment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +118,25 @@ class JsonPage:
     last: tuple[datetime, int] | None
 
 
-# Times as every response shows them, `YYYY-MM-DDTHH:MM:SS.sssZ` (schemas.format_time).
-_UTC = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-# The page's JSON, named and formatted as AppointmentOut dumps it (a test holds the two equal):
-# for 100 rows, PostgreSQL builds it in a fraction of what formatting them in Python costs.
-_JSON_PAGE = sql.SQL(
-    "SELECT coalesce(json_agg(json_build_object("
-    "'calendar', calendar, 'createdAt', " + _UTC.format("created_at") + ", "
-    "'end', " + _UTC.format("ends_at") + ", 'id', id, "
-    "'start', " + _UTC.format("starts_at") + ", 'status', status, "
-    "'updatedAt', " + _UTC.format("updated_at") + ", 'version', version)"
-    " ORDER BY starts_at, id), '[]')::text AS body, count(*) AS count,"
-    " (array_agg(starts_at ORDER BY starts_at DESC, id DESC))[1] AS last_start,"
-    " (array_agg(id ORDER BY starts_at DESC, id DESC))[1] AS last_id"
-    " FROM ({}) AS page"
-)
+def _utc(column: str) -> str:
+    """A time as every response shows it, `YYYY-MM-DDTHH:MM:SS.sssZ` (formats.format_time)."""
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+
+def _json_page(page: str) -> str:
+    """The page's JSON, named and formatted as AppointmentOut dumps it (a test holds the two
+    equal): for 100 rows, PostgreSQL builds it in a fraction of what formatting them in Python
+    costs."""
+    return (
+        "SELECT coalesce(json_agg(json_build_object("
+        f"'calendar', calendar, 'createdAt', {_utc('created_at')}, 'end', {_utc('ends_at')},"
+        f" 'id', id, 'start', {_utc('starts_at')}, 'status', status,"
+        f" 'updatedAt', {_utc('updated_at')}, 'version', version)"
+        " ORDER BY starts_at, id), '[]')::text AS body, count(*) AS count,"
+        " (array_agg(starts_at ORDER BY starts_at DESC, id DESC))[1] AS last_start,"
+        " (array_agg(id ORDER BY starts_at DESC, id DESC))[1] AS last_id"
+        f" FROM ({page}) AS page"
+    )
 
 
 def list_appointments_json(
@@ -147,75 +144,66 @@ def list_appointments_json(
 ) -> JsonPage:
     """The same page as `list_appointments`, as the API's JSON."""
     page, params = _book(query, access)
-    (row,) = read(engine, _JSON_PAGE.format(page), params)
+    (row,) = read(engine, _json_page(page), params)
     last = (row["last_start"], row["last_id"]) if row["count"] else None
     return JsonPage(row["body"], row["count"], last)
 
 
-def _book(query: BookQuery, access: Access) -> tuple[sql.Composed, dict[str, Any]]:
-    """The rows of one page, every column by its table name, ordered by (start, id).
+# The calendars a key opens, as LIKE patterns (database.like_patterns) in %(calendars)s.
+_OPENED = "calendar LIKE ANY(%(calendars)s)"
+
+
+def _book(query: BookQuery, access: Access) -> tuple[str, dict[str, Any]]:
+    """The rows of one page, every column by its table name (and `id`), ordered by (start, id).
 
     From the current book, or from the versions that were current at `query.at` (one
     GiST-indexed range containment); only of the calendars `access` opens."""
     if query.calendar is not None and not access.opens(query.calendar):
         raise Forbidden()
     if query.at:
-        table = sql.SQL(
-            "SELECT appointment_id AS id, calendar, starts_at, ends_at, created_at, updated_at,"
-            " version, status FROM appointment_versions"
-        )
-        where = [sql.SQL(VALIDITY + " @> %(at)s")]
+        table = "SELECT *, appointment_id AS id FROM appointment_versions"
+        where = [f"{VALIDITY} @> %(at)s"]
     else:
-        table = sql.SQL(
-            "SELECT id, calendar, starts_at, ends_at, created_at, updated_at, version, status"
-            " FROM appointments"
-        )
+        table = "SELECT * FROM appointments"
         where = []
     params: dict[str, Any] = {"at": query.at, "limit": query.limit, "offset": query.offset}
     if query.calendar is not None:
-        where.append(sql.SQL("calendar = %(calendar)s"))
+        where.append("calendar = %(calendar)s")
         params["calendar"] = query.calendar
     elif not access.everything:
-        where.append(sql.SQL("calendar LIKE ANY(%(calendars)s)"))
-        params["calendars"] = access.like_patterns
+        where.append(_OPENED)
+        params["calendars"] = database.like_patterns(access.calendars)
     if query.status != ALL:
-        where.append(sql.SQL("status = %(status)s"))
+        where.append("status = %(status)s")
         params["status"] = query.status
     if query.start is not None or query.end is not None:
-        # Rows whose [start, end) meets the window; an open bound is unbounded.
-        where.append(sql.SQL(TIME_RANGE + " && tstzrange(%(from)s, %(to)s, '[)')"))
-        params.update({"from": query.start, "to": query.end})
+        where.append(OVERLAPS)
+        params.update({"start": query.start, "end": query.end})
     id_column = "appointment_id" if query.at else "id"
     if query.after is not None:
         # Row comparison on the (start, id) index: a deep page costs what the first one does.
-        where.append(sql.SQL(f"(starts_at, {id_column}) > (%(after_start)s, %(after_id)s)"))
+        where.append(f"(starts_at, {id_column}) > (%(after_start)s, %(after_id)s)")
         params.update({"after_start": query.after[0], "after_id": query.after[1]})
-    condition = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
-    order = sql.SQL(f" ORDER BY starts_at, {id_column} LIMIT %(limit)s OFFSET %(offset)s")
-    return sql.Composed([table, condition, order]), params
+    condition = " WHERE " + " AND ".join(where) if where else ""
+    order = f" ORDER BY starts_at, {id_column} LIMIT %(limit)s OFFSET %(offset)s"
+    return table + condition + order, params
 
 
-# The feed's commit-safe rule: serve a version only once its transaction id is below the
-# horizon, the oldest transaction still running, so that no transaction that could yet commit
-# a version ordered before it is still open. The webhook dispatcher reads by the same rule
-# (webhooks.py).
-FEED_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-_CHANGES = """
-    SELECT {version}, recorded_at, recorded_by, txid, seq
+def _changes(calendars: str = "") -> str:
+    return f"""
+    SELECT {VERSION}, recorded_at, recorded_by, txid, seq
       FROM appointment_versions
      WHERE (txid, seq) > (%(txid)s, %(seq)s)
-       AND txid < {horizon}{calendars}
+       AND txid < {FEED_HORIZON}{calendars}
      ORDER BY txid, seq
      LIMIT %(limit)s
     """
-_ALL_CHANGES = _CHANGES.format(version=_VERSION, horizon=FEED_HORIZON, calendars="")
+
+
+_ALL_CHANGES = _changes()
 # A key's view: the same commit-safe sequence with the other calendars' rows left out, so it
 # is gap-free for that view, and the cursor stays a position in the one feed.
-_KEY_CHANGES = _CHANGES.format(
-    version=_VERSION,
-    horizon=FEED_HORIZON,
-    calendars="\n       AND calendar LIKE ANY(%(calendars)s)",
-)
+_KEY_CHANGES = _changes(f"\n       AND {_OPENED}")
 
 
 def changes(
@@ -227,7 +215,7 @@ def changes(
     if access.everything:
         rows: list[_FeedEntry] = read(engine, _ALL_CHANGES, params, _FeedEntry)
     else:
-        params["calendars"] = access.like_patterns
+        params["calendars"] = database.like_patterns(access.calendars)
         rows = read(engine, _KEY_CHANGES, params, _FeedEntry)
     return ChangesPage(rows, FeedPosition(rows[-1].txid, rows[-1].seq) if rows else after)
 
@@ -242,8 +230,8 @@ class _FeedEntry(RecordedVersion):
 
 _BOOKED = (
     "SELECT id, starts_at AS start, ends_at AS end FROM appointments"
-    f" WHERE calendar = %(calendar)s AND status = '{ACTIVE}'"
-    f" AND {TIME_RANGE} && tstzrange(%(from)s, %(to)s, '[)') ORDER BY starts_at, id"
+    f" WHERE calendar = %(calendar)s AND status = '{ACTIVE}' AND {OVERLAPS}"
+    " ORDER BY starts_at, id"
 )
 
 
@@ -259,15 +247,9 @@ def availability(
     """What is busy and what is free in one calendar within [start, end)."""
     if not access.opens(calendar):
         raise Forbidden()
-    params = {"calendar": calendar, "from": start, "to": end}
-
-    def work(conn: psycopg.Connection, step: database.Step) -> tuple[list[dict], list[dict]]:
-        _, booked, settings = database.round_trip(
-            conn, f"{database.timeouts(engine)}; {_BOOKED}; {_SETTINGS}", params
-        )
-        return booked, settings
-
-    booked, settings = database.run(engine, work)
+    params = {"calendar": calendar, "start": start, "end": end}
+    results = database.execute(engine, {"booked": _BOOKED, "settings": _SETTINGS}, params)
+    booked, settings = results["booked"], results["settings"]
     hours = settings_from_row(settings[0]) if settings else CalendarSettings(calendar)
     open_time = None if hours.always_open else localtime.open_time(hours, start, end)
     busy, free, closed = tile_hours(
@@ -342,17 +324,17 @@ def list_calendars(engine: Engine, access: Access = FULL_ACCESS) -> list[Calenda
     if access.everything:
         rows = read(engine, _ALL_SETTINGS, {})
     else:
-        rows = read(engine, _KEY_SETTINGS, {"calendars": access.like_patterns})
+        rows = read(engine, _KEY_SETTINGS, {"calendars": database.like_patterns(access.calendars)})
     return [settings_from_row(row) for row in rows]
 
 
 # Each calendar's active appointments that can block a start in the window: a blocked range
 # reaches at most both buffers (2 x 1440 minutes) beyond the appointment.
+_WIDEST_GAP = timedelta(minutes=2 * 1440)
 _BOOKED_NEAR = (
     "SELECT calendar, starts_at AS start, ends_at AS end FROM appointments"
     f" WHERE calendar = ANY(%(calendars)s) AND status = '{ACTIVE}'"
-    f" AND {TIME_RANGE} && tstzrange(%(from)s - interval '2 days', %(to)s + interval '2 days',"
-    " '[)') ORDER BY starts_at"
+    f" AND {OVERLAPS_WITHIN_GAP} ORDER BY starts_at"
 )
 _SETTINGS_OF_ALL = f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name = ANY(%(calendars)s)"
 _NOW = "SELECT clock_timestamp() AS now"
@@ -363,18 +345,18 @@ def slots(engine: Engine, query: SlotQuery, access: Access = FULL_ACCESS) -> Slo
     (slots.py), by the settings, the active appointments and the clock of one round trip."""
     if not all(access.opens(calendar) for calendar in query.calendars):
         raise Forbidden()
-    params = {"calendars": list(query.calendars), "from": query.start, "to": query.end}
+    params = {
+        "calendars": list(query.calendars),
+        "start": query.start,
+        "end": query.end,
+        "gap": _WIDEST_GAP,
+    }
 
-    def work(conn: psycopg.Connection, step: database.Step) -> list[list[dict]]:
-        return database.round_trip(
-            conn,
-            f"{database.timeouts(engine)}; {_SETTINGS_OF_ALL}; {_BOOKED_NEAR}; {_NOW}",
-            params,
-        )
-
-    _, settings_rows, booked_rows, clock = database.run(engine, work)
-    now = clock[0]["now"]
-    stored = {row["calendar"]: settings_from_row(row) for row in settings_rows}
+    results = database.execute(
+        engine, {"settings": _SETTINGS_OF_ALL, "booked": _BOOKED_NEAR, "clock": _NOW}, params
+    )
+    now, booked_rows = results["clock"][0]["now"], results["booked"]
+    stored = {row["calendar"]: settings_from_row(row) for row in results["settings"]}
     settings = [stored.get(name) or CalendarSettings(name) for name in query.calendars]
     booked: dict[str, list[Interval]] = {}
     for row in booked_rows:
@@ -382,7 +364,7 @@ def slots(engine: Engine, query: SlotQuery, access: Access = FULL_ACCESS) -> Slo
     return offer(query, settings, booked, now)
 
 
-def schema_revision(session: Session) -> str | None:
+def schema_revision(engine: Engine) -> str | None:
     """The migration the database is at (for readiness), or None if it has none."""
-    with session.begin():
-        return session.scalar(text("SELECT version_num FROM alembic_version"))
+    rows = read(engine, "SELECT version_num FROM alembic_version", {})
+    return rows[0]["version_num"] if rows else None

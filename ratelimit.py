@@ -2,7 +2,9 @@
 
 The client's address is the peer's, or, behind TRUSTED_PROXIES, the rightmost address in
 X-Forwarded-For that is not a trusted proxy. Off unless RATE_LIMIT is set; the open paths
-(auth.py) are never limited. Never trusts X-Forwarded-For from a peer that is not a proxy.
+(auth.py) are never limited. Over the limit: errors.py's `rate_limited` answer, with
+`Retry-After` when the window frees a request. Never trusts X-Forwarded-For from a peer that is
+not a proxy.
 """
 
 import ipaddress
@@ -15,7 +17,7 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
 from auth import access, is_open
-from errors import error_response
+from errors import RATE_LIMITED, respond
 
 
 def client_address() -> str:
@@ -63,12 +65,13 @@ def init_app(app: Flask) -> None:
         key_prefix="sesame",
     )
 
+    # errors.py's row, with what only the limiter knows: the limit and when it resets.
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded) -> Response:
         current = limiter.current_limit
         wait = current.reset_at - time.time() if current else 1
-        response = error_response(
-            429, "rate_limited", f"Too many requests: the limit is {error.description}."
+        return respond(
+            RATE_LIMITED,
+            message=RATE_LIMITED.message.format(limit=error.description),
+            retry_after=max(1, math.ceil(wait)),
         )
-        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        return response

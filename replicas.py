@@ -33,11 +33,10 @@ import psycopg
 from flask import Flask, current_app
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 import metrics
 import queries
-from database import bound, db, engine_options
+from database import bind_timeouts, db, engine_options
 
 OK, LAGGING, DOWN = "ok", "lagging", "down"
 CHECK_INTERVAL_S = 1.0
@@ -120,7 +119,7 @@ class Replicas:
         return self._replicas if self._pid == os.getpid() else []
 
     def _replica(self, n: int, url: str) -> Replica:
-        engine = bound(create_engine(url, **self._options), self._config)
+        engine = bind_timeouts(create_engine(url, **self._options), self._config)
         return Replica(f"replica-{n + 1}", engine)
 
     def _measure(self, primary: Engine) -> None:
@@ -128,7 +127,7 @@ class Replicas:
         try:
             (primary_position,) = queries.read(primary, _PRIMARY_POSITION, {})
             flushed = primary_position["flushed"]
-        except (SQLAlchemyError, psycopg.Error):
+        except psycopg.Error:
             return  # nothing to measure against: the last states stand
         for replica in self._replicas:
             replica.state = self._state_of(replica, flushed, read_at)
@@ -137,7 +136,7 @@ class Replicas:
         try:
             (position,) = queries.read(replica.engine, _REPLICA_POSITION, {"flushed": flushed})
             behind, since_replay = position["behind"], position["since_replay"]
-        except (SQLAlchemyError, psycopg.Error):
+        except psycopg.Error:
             return DOWN
         if behind is not None and behind <= 0:
             replica.caught_up_at = read_at
@@ -163,7 +162,7 @@ def read(query: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.
     if replica is not None:
         try:
             result = query(replica.engine, *args, **kwargs)
-        except (SQLAlchemyError, psycopg.Error) as error:
+        except psycopg.Error as error:
             log.warning("%s failed (%s); reading the primary", replica.name, type(error).__name__)
             replicas.recheck()
         else:

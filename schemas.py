@@ -6,7 +6,6 @@ reaches `services.py` and `queries.py` as the plain types of domain.py (`Appoint
 database, never reads the request itself (smorest hands the schemas what to load).
 """
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from marshmallow import (
 from domain import (
     ACTIVE,
     ALL,
+    CALENDAR_NAME,
     FEED_START,
     HELD,
     STATUSES,
@@ -47,7 +47,6 @@ from formats import (
 )
 
 DEFAULT_CALENDAR = "default"
-_CALENDAR = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 
 
 class ClientId(fields.Field):
@@ -110,7 +109,7 @@ class QueryInteger(fields.Field):
 
 
 def validate_calendar(value: str) -> None:
-    if not _CALENDAR.fullmatch(value):
+    if not CALENDAR_NAME.fullmatch(value):
         raise ValidationError("Must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'.")
 
 
@@ -120,7 +119,7 @@ def _calendar_field(**kwargs: Any) -> fields.String:
         metadata={
             "description": "The calendar the appointment books: a room, a person, a chair. "
             "Overlaps are refused within one calendar only.",
-            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+            "pattern": f"^{CALENDAR_NAME.pattern}$",
             "example": "room-1",
         },
         **kwargs,

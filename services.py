@@ -3,7 +3,8 @@
 Every write is one READ COMMITTED transaction that first takes transaction-scoped advisory
 locks (see the lock helpers), then reads, decides and writes. Outcomes that are not a success
 are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFailed`,
-`NotFound`, from domain.py) that errors.py maps to status codes. Reads live in `queries.py`.
+`NotFound`, `Forbidden`, from domain.py) that errors.py maps to status codes. Reads live in
+`queries.py`, with the SQL both share (the appointment's columns, the overlap condition).
 The exclusion constraint in `models.py` is the backstop: if any code path ever tried to store an
 overlap, PostgreSQL would refuse it and we answer the same conflict. The time spent waiting for
 the locks is measured by the server, in the lock statements themselves (`metrics.LOCK_WAIT`).
@@ -39,7 +40,7 @@ from domain import (
     decide,
 )
 from metrics import LOCK_WAIT
-from models import TIME_RANGE
+from queries import APPOINTMENT, OVERLAPS_WITHIN_GAP
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
@@ -68,20 +69,16 @@ _LOCK_CALENDARS = (
     "  FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest(%(names)s::text[]) AS name"
     "         ORDER BY key) AS keys) AS locked"
 )
-_READ = (
-    "SELECT id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version,"
-    " status FROM appointments WHERE id = %(id)s"
-)
+_READ = f"SELECT {APPOINTMENT} FROM appointments WHERE id = %(id)s"
 # The settings of the calendar written to, read with the row (before the calendar lock) and
 # checked again under it by version (`_WRITE_UNLESS_OVERLAP`): a PUT in between makes the write
-# do nothing and start over (`SettingsChanged`).
+# do nothing and run again (`save_appointment`).
 _READ_SETTINGS = f"SELECT {queries.SETTINGS_COLUMNS} FROM calendars WHERE name = %(calendar)s"
 # The active appointments of the calendar that the new range meets, itself excepted. `gap` is
 # both of the calendar's buffers when it enforces them, else zero: blocked ranges
 # [start - before, end + after) meet exactly when the plain ranges come closer than `gap`.
 _OVERLAPPING = (
-    f"calendar = %(calendar)s AND status = '{ACTIVE}' AND {TIME_RANGE}"
-    " && tstzrange(%(start)s - %(gap)s, %(end)s + %(gap)s, '[)') AND id <> %(id)s"
+    f"calendar = %(calendar)s AND status = '{ACTIVE}' AND {OVERLAPS_WITHIN_GAP} AND id <> %(id)s"
 )
 _OVERLAPS = (
     f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
@@ -154,7 +151,7 @@ def save_appointment(
     if not access.write or not access.opens(new.calendar):
         raise Forbidden()
 
-    def work(conn: psycopg.Connection, step: database.Step) -> SaveResult:
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> SaveResult:
         settings_locked = False
         while True:
             current, settings = _lock_and_read(conn, engine, new.id, new.calendar)
@@ -175,7 +172,7 @@ def save_appointment(
             version = current.version + 1 if current else 1
             stored = _write_and_commit(
                 conn,
-                step,
+                attempt,
                 calendars,
                 new,
                 version=version,
@@ -207,7 +204,7 @@ def cancel_appointment(
     if not access.write:
         raise Forbidden()
 
-    def work(conn: psycopg.Connection, step: database.Step) -> StoredAppointment:
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> StoredAppointment:
         current, _ = _lock_and_read(conn, engine, appointment_id)
         if current is None or not access.opens(current.calendar):
             raise NotFound()
@@ -216,7 +213,7 @@ def cancel_appointment(
             return current
         stored = _write_and_commit(
             conn,
-            step,
+            attempt,
             {current.calendar},
             current.as_data(),
             version=current.version + 1,
@@ -242,20 +239,18 @@ def save_calendar(
     if not access.write or not access.opens(settings.calendar):
         raise Forbidden()
 
-    def work(conn: psycopg.Connection, step: database.Step) -> CalendarSettings:
-        database.round_trip(
-            conn,
-            f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}",
-        )
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> CalendarSettings:
+        database.round_trip(conn, {}, before=(database.BEGIN, database.timeouts(engine)))
         current = _lock_calendars_and_read_settings(conn, {settings.calendar}, settings.calendar)
         precondition.check(current)
-        step.committing = True
-        (row,), _ = database.round_trip(
+        attempt.committing = True
+        results = database.round_trip(
             conn,
-            f"{_SAVE_SETTINGS}; COMMIT",
+            {"saved": _SAVE_SETTINGS},
             {**queries.settings_to_row(settings), "version": current.version + 1},
+            after=(database.COMMIT,),
         )
-        return queries.settings_from_row(row)
+        return queries.settings_from_row(results["saved"][0])
 
     return database.run(engine, work)
 
@@ -282,17 +277,19 @@ def _lock_and_read(
     """Open the transaction, take the id lock, then read the row (and `calendar`'s settings),
     in one round trip: the reads are statements of their own, so they have a snapshot taken
     after the lock was granted."""
-    statements = (
-        f"BEGIN ISOLATION LEVEL READ COMMITTED; {database.timeouts(engine)}; {_LOCK_ID}; {_READ}"
-    )
+    statements = {"lock": _LOCK_ID, "row": _READ}
     if calendar is not None:
-        statements += f"; {_READ_SETTINGS}"
-    _, _, (lock,), rows, *settings = database.round_trip(
-        conn, statements, {"id": appointment_id, "calendar": calendar}
+        statements["settings"] = _READ_SETTINGS
+    results = database.round_trip(
+        conn,
+        statements,
+        {"id": appointment_id, "calendar": calendar},
+        before=(database.BEGIN, database.timeouts(engine)),
     )
-    LOCK_WAIT.observe(lock["waited"])
-    current = StoredAppointment(**rows[0]) if rows else None
-    return current, _settings(settings[0] if settings else [], calendar)
+    LOCK_WAIT.observe(results["lock"][0]["waited"])
+    row = results["row"]
+    current = StoredAppointment(**row[0]) if row else None
+    return current, _settings(results.get("settings", []), calendar)
 
 
 def _lock_calendars_and_read_settings(
@@ -300,13 +297,13 @@ def _lock_calendars_and_read_settings(
 ) -> CalendarSettings:
     """Take the calendar locks (inside the open transaction), then read `calendar`'s
     settings, which no PUT can change until the transaction ends."""
-    (lock,), settings = database.round_trip(
+    results = database.round_trip(
         conn,
-        f"{_LOCK_CALENDARS}; {_READ_SETTINGS}",
+        {"locks": _LOCK_CALENDARS, "settings": _READ_SETTINGS},
         {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars), "calendar": calendar},
     )
-    LOCK_WAIT.observe(lock["waited"])
-    return _settings(settings, calendar)
+    LOCK_WAIT.observe(results["locks"][0]["waited"])
+    return _settings(results["settings"], calendar)
 
 
 def _settings(rows: list[dict], calendar: str | None) -> CalendarSettings:
@@ -317,7 +314,7 @@ def _settings(rows: list[dict], calendar: str | None) -> CalendarSettings:
 
 def _write_and_commit(
     conn: psycopg.Connection,
-    step: database.Step,
+    attempt: database.Attempt,
     calendars: set[str],
     data: AppointmentData,
     *,
@@ -339,11 +336,15 @@ def _write_and_commit(
         gap=gap,
         settings_version=settings.version if settings is not None else None,
     )
-    step.committing = True
-    (lock,), (write,), _ = database.round_trip(
-        conn, f"{_LOCK_CALENDARS}; {_WRITE_UNLESS_OVERLAP}; COMMIT", params
+    attempt.committing = True
+    results = database.round_trip(
+        conn,
+        {"locks": _LOCK_CALENDARS, "write": _WRITE_UNLESS_OVERLAP},
+        params,
+        after=(database.COMMIT,),
     )
-    LOCK_WAIT.observe(lock["waited"])
+    LOCK_WAIT.observe(results["locks"][0]["waited"])
+    (write,) = results["write"]
     if write["conflicts"]:
         raise TimeRangeUnavailable(list(write["conflicts"]))
     if write["settings_changed"]:
@@ -359,12 +360,8 @@ def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:
         "id": new.id,
         "gap": timedelta(0),
     }
-
-    def work(conn: psycopg.Connection, step: database.Step) -> list[int]:
-        (rows,) = database.round_trip(conn, _OVERLAPS, params)
-        return [row["id"] for row in rows]
-
-    return database.run(engine, work)
+    rows = database.execute(engine, {"overlapping": _OVERLAPS}, params)["overlapping"]
+    return [row["id"] for row in rows]
 
 
 def _columns(data: AppointmentData) -> dict:

@@ -11,9 +11,9 @@ book, never builds SQL, never builds an error body by hand (errors.py does).
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from flask import Response, current_app
 from flask.views import MethodView
-from sqlalchemy.exc import SQLAlchemyError
 
 import ics
 import queries
@@ -22,13 +22,14 @@ import services
 from auth import access
 from database import db
 from domain import AppointmentData, BookQuery
-from errors import error_response
+from errors import NOT_READY, respond
 from openapi import (
     APPOINTMENT_EXAMPLE,
     ETAG_HEADER,
     IF_MATCH,
     IF_NONE_MATCH,
     LINK_HEADER,
+    LOCATION_HEADER,
     OPEN_ROUTE,
     WRITE,
     SesameBlueprint,
@@ -50,7 +51,9 @@ from schemas import (
 appointments = SesameBlueprint(
     "appointments", __name__, description="Book, change and list appointments."
 )
-SAVE_CONFLICTS = {
+# The error responses only a create or update gives, beside the ones listed in openapi.ERRORS:
+# 409 for the book's refusals, 413 and 415 for the body itself.
+SAVE_ERRORS = {
     409: "`time_range_unavailable` (with `conflicts`) or `stale_update`.",
     413: "The body is larger than MAX_BODY_BYTES.",
     415: "The body is not JSON.",
@@ -63,7 +66,7 @@ SAVE_CONFLICTS = {
     "Create or update by id",
     errors=(400, 403, 412, 503),
     scope=WRITE,
-    more=SAVE_CONFLICTS,
+    more=SAVE_ERRORS,
     parameters=[IF_MATCH, IF_NONE_MATCH],
 )
 # Schema instances, not classes: webargs would build a new schema per request from a class,
@@ -72,7 +75,12 @@ SAVE_CONFLICTS = {
 @appointments.response(
     200, AppointmentOut, description="Updated, revived, or an identical retry.", headers=ETAG_HEADER
 )
-@appointments.alt_response(201, schema=AppointmentOut, description="Created.")
+@appointments.alt_response(
+    201,
+    schema=AppointmentOut,
+    description="Created.",
+    headers={**LOCATION_HEADER, **ETAG_HEADER},
+)
 def save_appointment(new: AppointmentData) -> Any:
     """Create the appointment, or update it if `updatedAt` is newer than the stored one.
 
@@ -122,7 +130,7 @@ def appointments_calendar(query: BookQuery) -> Response:
 
 # One rule for both methods: werkzeug answers 405 instead of 404 when a converter refuses the
 # id on one of two rules that share a path, so odd ids (abc, -1, 20 digits) must meet one rule.
-@appointments.route("/appointments/<appointment_id:appointment_id>")
+@appointments.route("/appointments/<id:appointment_id>")
 class AppointmentById(MethodView):
     @appointments.operation("getAppointment", "Get one appointment", errors=(404, 503))
     @appointments.response(200, AppointmentOut, headers=ETAG_HEADER)
@@ -149,7 +157,7 @@ class AppointmentById(MethodView):
         return with_etag(cancelled)
 
 
-@appointments.route("/appointments/<appointment_id:appointment_id>/history", methods=["GET"])
+@appointments.route("/appointments/<id:appointment_id>/history", methods=["GET"])
 @appointments.operation("getAppointmentHistory", "Every version, oldest first", errors=(404, 503))
 @appointments.response(200, AppointmentVersionOut(many=True))
 def get_appointment_history(appointment_id: int) -> Any:
@@ -203,8 +211,8 @@ def readiness() -> Any:
     """Send traffic here only while this answers 200."""
     expected = current_app.config["SCHEMA_HEAD"]
     try:
-        revision = queries.schema_revision(db.session())
-    except SQLAlchemyError:
+        revision = queries.schema_revision(db.engine)
+    except psycopg.Error:
         return not_ready("The database does not answer.", database="down")
     if revision != expected:
         message = f"The database schema is at {revision}, not at the latest migration {expected}."
@@ -215,4 +223,4 @@ def readiness() -> Any:
 
 
 def not_ready(message: str, **checks: str | None) -> Response:
-    return error_response(503, "not_ready", message, retry_after=5, checks=checks)
+    return respond(NOT_READY, message=message, checks=checks)

@@ -1,5 +1,6 @@
-"""Webhook subscriptions and their events, in SQL: what the API manages and what the
-dispatcher claims, reads and records. Knows nothing about Flask or HTTP, and never sends.
+"""Webhook subscriptions and their events, in SQL: what the API (webhooks_views.py) manages
+and what the dispatcher (webhooks_delivery.py) claims, reads and records, with the outcomes
+of an attempt as the metrics count them. Knows nothing about Flask or HTTP, and never sends.
 
 An event is one appointment version of the change feed (`queries.changes`), in the feed's
 commit-safe order. Each subscription keeps its own cursor, `(cursor_txid, cursor_seq)`, moved
@@ -17,17 +18,23 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 import database
 from domain import ACTIVE, CANCELLED, RecordedVersion, WebhookNotFound
 from formats import MAX_BIGINT
-from queries import FEED_HORIZON
+from queries import FEED_HORIZON, VERSION
 
 FAILING = "failing"
-DELIVERED = "delivered"  # the outcome of a 2xx, as counted in the metrics
 ATTEMPTS_KEPT = 100  # per subscription, newest first
+# Outcomes of a delivery attempt, as counted in webhook_outcomes and the metrics.
+DELIVERED, REJECTED, TIMEOUT, UNREACHABLE, REFUSED = (
+    "delivered",
+    "rejected",
+    "timeout",
+    "unreachable",
+    "refused",
+)
 
 CREATED = "appointment.created"
 UPDATED = "appointment.updated"
@@ -74,101 +81,81 @@ _PUBLIC = "id, url, calendars, description, status, created_at"
 # A new subscription starts at the feed's horizon: everything committed before it is history,
 # everything from a transaction still running or yet to start is delivered. (txid - 1, max)
 # sorts before every row of transaction `txid`.
-_CREATE = text(
-    f"""
+_CREATE = f"""
     INSERT INTO webhooks (url, calendars, description, secret, status, created_at,
                           cursor_txid, cursor_seq)
-    VALUES (:url, :calendars, :description, :secret, 'active', date_trunc('milliseconds', now()),
-            {FEED_HORIZON} - 1, {MAX_BIGINT})
+    VALUES (%(url)s, %(calendars)s, %(description)s, %(secret)s, 'active',
+            date_trunc('milliseconds', now()), {FEED_HORIZON} - 1, {MAX_BIGINT})
     RETURNING {_PUBLIC}, secret
     """
-)
+_ENABLE = f"""
+    UPDATE webhooks
+       SET status = 'active', attempt = 0, failing_since = NULL, next_attempt_at = NULL
+     WHERE id = %(id)s
+    RETURNING {_PUBLIC}
+    """
+_ATTEMPTS = """
+    SELECT event_id, type, appointment_id, version, attempt, status, error, attempted_at,
+           next_attempt_at
+      FROM webhook_attempts
+     WHERE webhook_id = %(id)s
+     ORDER BY id DESC
+     LIMIT %(limit)s
+    """
 
 
 def create(
     engine: Engine, *, url: str, calendars: Sequence[str], description: str
 ) -> NewSubscription:
-    with engine.begin() as connection:
-        row = connection.execute(
-            _CREATE,
-            {
-                "url": url,
-                "calendars": list(calendars),
-                "description": description,
-                "secret": new_secret(),
-            },
-        ).one()
-    return NewSubscription(*row)
+    params = {
+        "url": url,
+        "calendars": list(calendars),
+        "description": description,
+        "secret": new_secret(),
+    }
+    (row,) = database.execute(engine, {"created": _CREATE}, params, writes=True)["created"]
+    return NewSubscription(**row)
 
 
 def list_all(engine: Engine) -> list[Subscription]:
-    with engine.begin() as connection:
-        rows = connection.execute(text(f"SELECT {_PUBLIC} FROM webhooks ORDER BY id")).all()
-    return [Subscription(*row) for row in rows]
+    rows = database.execute(engine, {"all": f"SELECT {_PUBLIC} FROM webhooks ORDER BY id"})
+    return [Subscription(**row) for row in rows["all"]]
 
 
 def get(engine: Engine, webhook_id: int) -> Subscription:
-    with engine.begin() as connection:
-        row = connection.execute(
-            text(f"SELECT {_PUBLIC} FROM webhooks WHERE id = :id"), {"id": webhook_id}
-        ).first()
-    if row is None:
-        raise WebhookNotFound()
-    return Subscription(*row)
+    statement = f"SELECT {_PUBLIC} FROM webhooks WHERE id = %(id)s"
+    return Subscription(**_one(database.execute(engine, {"found": statement}, {"id": webhook_id})))
 
 
 def delete(engine: Engine, webhook_id: int) -> None:
     """Gone at once: a dispatcher working it finds no row at its next write and stops."""
-    with engine.begin() as connection:
-        deleted = connection.execute(
-            text("DELETE FROM webhooks WHERE id = :id RETURNING id"), {"id": webhook_id}
-        ).first()
-    if deleted is None:
-        raise WebhookNotFound()
+    statement = "DELETE FROM webhooks WHERE id = %(id)s RETURNING id"
+    _one(database.execute(engine, {"deleted": statement}, {"id": webhook_id}, writes=True))
 
 
 def enable(engine: Engine, webhook_id: int) -> Subscription:
     """Resume a `failing` subscription where it stopped: its cursor never moved past a failure."""
-    with engine.begin() as connection:
-        row = connection.execute(
-            text(
-                f"""
-                UPDATE webhooks
-                   SET status = 'active', attempt = 0, failing_since = NULL,
-                       next_attempt_at = NULL
-                 WHERE id = :id
-                RETURNING {_PUBLIC}
-                """
-            ),
-            {"id": webhook_id},
-        ).first()
-    if row is None:
-        raise WebhookNotFound()
-    return Subscription(*row)
+    found = database.execute(engine, {"enabled": _ENABLE}, {"id": webhook_id}, writes=True)
+    return Subscription(**_one(found))
 
 
 def attempts(engine: Engine, webhook_id: int, *, limit: int) -> list[Attempt]:
     """The latest delivery attempts of one subscription, newest first."""
-    with engine.begin() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM webhooks WHERE id = :id"), {"id": webhook_id}
-        ).first()
-        rows = connection.execute(
-            text(
-                """
-                SELECT event_id, type, appointment_id, version, attempt, status, error,
-                       attempted_at, next_attempt_at
-                  FROM webhook_attempts
-                 WHERE webhook_id = :id
-                 ORDER BY id DESC
-                 LIMIT :limit
-                """
-            ),
-            {"id": webhook_id, "limit": limit},
-        ).all()
-    if exists is None:
+    results = database.execute(
+        engine,
+        {"exists": "SELECT 1 AS found FROM webhooks WHERE id = %(id)s", "attempts": _ATTEMPTS},
+        {"id": webhook_id, "limit": limit},
+    )
+    _one(results)
+    return [Attempt(**row) for row in results["attempts"]]
+
+
+def _one(results: dict[str, database.Rows]) -> dict[str, Any]:
+    """The row of the subscription the first statement found; WebhookNotFound if none."""
+    rows = next(iter(results.values()))
+    if not rows:
         raise WebhookNotFound()
-    return [Attempt(*row) for row in rows]
+    return rows[0]
 
 
 # --- What the dispatcher does --------------------------------------------------------------
@@ -203,8 +190,7 @@ class Event:
 # Subscriptions that are active, unclaimed (or whose lease ran out), due, and that have at least
 # one feed row after their cursor below the horizon: one probe of the (txid, seq) index each.
 # SKIP LOCKED: dispatchers racing for the same rows each get others, never wait.
-_CLAIM = text(
-    f"""
+_CLAIM = f"""
     WITH due AS (
         SELECT w.id
           FROM webhooks w
@@ -215,56 +201,47 @@ _CLAIM = text(
                  SELECT 1 FROM appointment_versions v
                   WHERE (v.txid, v.seq) > (w.cursor_txid, w.cursor_seq)
                     AND v.txid < {FEED_HORIZON})
-           AND w.id <> ALL(:busy)
+           AND w.id <> ALL(%(busy)s::bigint[])
          ORDER BY w.next_attempt_at NULLS FIRST, w.id
-         LIMIT :limit
+         LIMIT %(limit)s
            FOR UPDATE OF w SKIP LOCKED
     )
     UPDATE webhooks w
-       SET claimed_by = :token || '-' || w.id || '-' || substr(md5(random()::text), 1, 12),
-           claimed_until = now() + make_interval(secs => :lease)
+       SET claimed_by = %(token)s || '-' || w.id || '-' || substr(md5(random()::text), 1, 12),
+           claimed_until = now() + make_interval(secs => %(lease)s)
       FROM due
      WHERE w.id = due.id
-    RETURNING w.id, w.url, w.secret, w.calendars, w.cursor_txid, w.cursor_seq, w.attempt,
-              w.failing_since, w.claimed_by
+    RETURNING w.id, w.url, w.secret, w.calendars, w.cursor_txid AS txid, w.cursor_seq AS seq,
+              w.attempt, w.failing_since, w.claimed_by AS token
     """
-)
 
 
 def claim(
-    connection: Connection, *, token: str, limit: int, lease_s: float, busy: Sequence[int] = ()
+    engine: Engine, *, token: str, limit: int, lease_s: float, busy: Sequence[int] = ()
 ) -> list[Claim]:
     """Claim up to `limit` subscriptions with events waiting (not those in `busy`)."""
     if limit <= 0:
         return []
-    rows = connection.execute(
-        _CLAIM, {"token": token, "limit": limit, "lease": lease_s, "busy": list(busy)}
-    ).all()
-    return [Claim(*row) for row in rows]
+    params = {"token": token, "limit": limit, "lease": lease_s, "busy": list(busy)}
+    rows = database.execute(engine, {"claimed": _CLAIM}, params, writes=True)["claimed"]
+    return [Claim(**row) for row in rows]
 
 
-# calendar patterns (`*` any run of characters) as LIKE patterns; names never hold \ or %.
-_MATCHES = (
-    "EXISTS (SELECT 1 FROM unnest(CAST(:calendars AS text[])) p"
-    " WHERE v.calendar LIKE replace(replace(p, '_', '\\_'), '*', '%'))"
-)
-_HORIZON = text(f"SELECT {FEED_HORIZON}")
-_EVENTS = text(
-    f"""
-    SELECT v.appointment_id AS id, v.calendar, v.starts_at AS start, v.ends_at AS end,
-           v.created_at, v.updated_at, v.version, v.status, v.recorded_at, v.recorded_by,
-           v.txid, v.seq, previous.status AS previous_status
-      FROM appointment_versions v
-      LEFT JOIN appointment_versions previous
-             ON previous.appointment_id = v.appointment_id
-            AND previous.version = v.version - 1
-     WHERE (v.txid, v.seq) > (:txid, :seq)
-       AND v.txid < :horizon
-       AND {_MATCHES}
-     ORDER BY v.txid, v.seq
-     LIMIT :limit
+# The subscription's versions after a position, below a horizon read before (the previous
+# version's status tells the event's type); `%(calendars)s` are its patterns as LIKE patterns
+# (database.like_patterns).
+_EVENTS = f"""
+    SELECT {VERSION}, recorded_at, recorded_by, txid, seq,
+           (SELECT previous.status FROM appointment_versions previous
+             WHERE previous.appointment_id = appointment_versions.appointment_id
+               AND previous.version = appointment_versions.version - 1) AS previous_status
+      FROM appointment_versions
+     WHERE (txid, seq) > (%(txid)s, %(seq)s)
+       AND txid < %(horizon)s
+       AND calendar LIKE ANY(%(calendars)s)
+     ORDER BY txid, seq
+     LIMIT %(limit)s
     """
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,33 +252,25 @@ class Batch:
     end: tuple[int, int]
 
 
-def next_events(
-    connection: Connection, claimed: Claim, *, after: tuple[int, int], limit: int
-) -> Batch:
+def next_events(engine: Engine, claimed: Claim, *, after: tuple[int, int], limit: int) -> Batch:
     """The subscription's next events after `after`, in feed order (see `queries.changes`).
 
-    The horizon is read first, so every transaction below it has ended when the rows are read.
-    """
-    horizon = connection.execute(_HORIZON).scalar_one()
-    rows = connection.execute(
-        _EVENTS,
-        {
-            "txid": after[0],
-            "seq": after[1],
-            "horizon": horizon,
-            "calendars": claimed.calendars,
-            "limit": limit,
-        },
-    ).all()
+    The horizon is read first, in a transaction of its own, so every transaction below it has
+    ended when the rows are read."""
+    horizon = database.execute(engine, {"horizon": f"SELECT {FEED_HORIZON} AS horizon"})
+    horizon_txid = horizon["horizon"][0]["horizon"]
+    params = {
+        "txid": after[0],
+        "seq": after[1],
+        "horizon": horizon_txid,
+        "calendars": database.like_patterns(claimed.calendars),
+        "limit": limit,
+    }
+    rows = database.execute(engine, {"events": _EVENTS}, params)["events"]
     events = []
     for row in rows:
-        columns = dict(row._mapping)
-        txid, seq, previous = (
-            columns.pop("txid"),
-            columns.pop("seq"),
-            columns.pop("previous_status"),
-        )
-        version = RecordedVersion(**columns)
+        txid, seq, previous = row.pop("txid"), row.pop("seq"), row.pop("previous_status")
+        version = RecordedVersion(**row)
         events.append(
             Event(
                 id=f"msg_{claimed.id}_{version.id}_{version.version}",
@@ -313,7 +282,7 @@ def next_events(
         )
     if len(rows) == limit:
         return Batch(events, (events[-1].txid, events[-1].seq))
-    return Batch(events, max(after, (horizon - 1, MAX_BIGINT)))
+    return Batch(events, max(after, (horizon_txid - 1, MAX_BIGINT)))
 
 
 def event_type(version: int, status: str, previous_status: str | None) -> str:
@@ -326,24 +295,6 @@ def event_type(version: int, status: str, previous_status: str | None) -> str:
     return UPDATED
 
 
-def advance(connection: Connection, claimed: Claim, *, to: tuple[int, int], lease_s: float) -> bool:
-    """Move the cursor to `to` and renew the lease; False if the claim is lost (or deleted)."""
-    result = connection.execute(
-        text(
-            """
-            UPDATE webhooks
-               SET cursor_txid = :txid, cursor_seq = :seq, attempt = 0, failing_since = NULL,
-                   next_attempt_at = NULL,
-                   claimed_until = now() + make_interval(secs => :lease)
-             WHERE id = :id AND claimed_by = :token AND status = 'active'
-               AND (cursor_txid, cursor_seq) <= (:txid, :seq)
-            """
-        ),
-        {"id": claimed.id, "token": claimed.token, "txid": to[0], "seq": to[1], "lease": lease_s},
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True, slots=True)
 class Delivered:
     """An event its receiver answered with a 2xx, not yet recorded (`record_delivered`)."""
@@ -354,13 +305,45 @@ class Delivered:
     attempted_at: datetime
 
 
-# One transaction in one round trip (database.round_trip): move the cursor and renew the lease
-# (or hand the subscription back), keep every attempt in one INSERT and count them once, all
-# only if the claim holds; then trim the history once.
-_RECORD_DELIVERED = f"""
-    BEGIN;
-    {{timeouts}};
-    WITH moved AS (
+# How attempts are recorded, the same for a run of 2xx and for a failure: one transaction in
+# one round trip (database.round_trip). `changed` (a statement on `webhooks` that holds only
+# while the claim does) answers the subscription's `id` and the attempts' `next_attempt_at`;
+# then every attempt of the arrays is kept in one INSERT and counted once under %(outcome)s,
+# all only if the claim held; then the history is trimmed to the newest ATTEMPTS_KEPT.
+def _record(changed: str) -> str:
+    return f"""
+    WITH changed AS ({changed}
+    ), kept AS (
+        INSERT INTO webhook_attempts (webhook_id, event_id, type, appointment_id, version,
+                                      attempt, status, error, attempted_at, next_attempt_at)
+        SELECT changed.id, d.event_id, d.type, d.appointment_id, d.version, d.attempt,
+               d.status, d.error, coalesce(d.attempted_at, now()), changed.next_attempt_at
+          FROM changed,
+               unnest(%(event_ids)s::text[], %(types)s::text[], %(appointment_ids)s::bigint[],
+                      %(versions)s::int[], %(attempts)s::int[], %(statuses)s::int[],
+                      %(errors)s::text[], %(attempted_ats)s::timestamptz[])
+                   WITH ORDINALITY AS d(event_id, type, appointment_id, version, attempt,
+                                        status, error, attempted_at, n)
+         ORDER BY d.n
+        RETURNING 1
+    ), counted AS (
+        INSERT INTO webhook_outcomes (outcome, count)
+        SELECT %(outcome)s, count(*) FROM kept HAVING count(*) > 0
+        ON CONFLICT (outcome) DO UPDATE SET count = webhook_outcomes.count + excluded.count
+    )
+    SELECT * FROM changed
+    """
+
+
+_TRIM = f"""
+    DELETE FROM webhook_attempts
+     WHERE webhook_id = %(id)s
+       AND id < (SELECT id FROM webhook_attempts WHERE webhook_id = %(id)s
+                  ORDER BY id DESC OFFSET {ATTEMPTS_KEPT - 1} LIMIT 1)
+    """
+# After a run of 2xx: move the cursor and renew the lease (or hand the subscription back).
+_RECORD_DELIVERED = _record(
+    """
         UPDATE webhooks
            SET cursor_txid = %(txid)s, cursor_seq = %(seq)s, attempt = 0, failing_since = NULL,
                next_attempt_at = NULL,
@@ -369,32 +352,62 @@ _RECORD_DELIVERED = f"""
                                     ELSE now() + make_interval(secs => %(lease)s) END
          WHERE id = %(id)s AND claimed_by = %(token)s AND status = 'active'
            AND (cursor_txid, cursor_seq) <= (%(txid)s, %(seq)s)
-        RETURNING id
-    ), kept AS (
-        INSERT INTO webhook_attempts (webhook_id, event_id, type, appointment_id, version,
-                                      attempt, status, attempted_at)
-        SELECT moved.id, d.event_id, d.type, d.appointment_id, d.version, d.attempt, d.status,
-               d.attempted_at
-          FROM moved,
-               unnest(%(event_ids)s::text[], %(types)s::text[], %(appointment_ids)s::bigint[],
-                      %(versions)s::int[], %(attempts)s::int[], %(statuses)s::int[],
-                      %(attempted_ats)s::timestamptz[])
-                   WITH ORDINALITY AS d(event_id, type, appointment_id, version, attempt,
-                                        status, attempted_at, n)
-         ORDER BY d.n
-        RETURNING 1
-    ), counted AS (
-        INSERT INTO webhook_outcomes (outcome, count)
-        SELECT '{{outcome}}', count(*) FROM kept HAVING count(*) > 0
-        ON CONFLICT (outcome) DO UPDATE SET count = webhook_outcomes.count + excluded.count
-    )
-    SELECT count(*) AS moved FROM moved;
-    DELETE FROM webhook_attempts
-     WHERE webhook_id = %(id)s
-       AND id < (SELECT id FROM webhook_attempts WHERE webhook_id = %(id)s
-                  ORDER BY id DESC OFFSET {ATTEMPTS_KEPT - 1} LIMIT 1);
-    COMMIT
-"""
+        RETURNING id, NULL::timestamptz AS next_attempt_at"""
+)
+# After a failure: wait %(delay)s, then retry the same event; release the claim. Failing for
+# longer than %(give_up)s makes the subscription `failing` (and its attempt has no next one).
+_RECORD_FAILED = _record(
+    """
+        UPDATE webhooks
+           SET attempt = %(attempt)s,
+               failing_since = coalesce(failing_since, now()),
+               next_attempt_at = now() + make_interval(secs => %(delay)s),
+               status = CASE WHEN coalesce(failing_since, now())
+                                  <= now() - make_interval(secs => %(give_up)s)
+                             THEN 'failing' ELSE status END,
+               claimed_by = NULL, claimed_until = NULL
+         WHERE id = %(id)s AND claimed_by = %(token)s
+        RETURNING id, status,
+                  CASE WHEN status = 'failing' THEN NULL ELSE next_attempt_at END
+                      AS next_attempt_at"""
+)
+
+
+def _recorded(
+    engine: Engine, statement: str, claimed: Claim, attempts: dict[str, list], **params: Any
+) -> list[dict[str, Any]]:
+    """Run one of the recording statements and the trim, one transaction, never twice."""
+
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> list[dict[str, Any]]:
+        attempt.committing = True  # sent with the rest: never run twice
+        return database.round_trip(
+            conn,
+            {"changed": statement, "trimmed": _TRIM},
+            {"id": claimed.id, "token": claimed.token, **attempts, **params},
+            before=(database.BEGIN, database.timeouts(engine)),
+            after=(database.COMMIT,),
+        )["changed"]
+
+    return database.run(engine, work)
+
+
+def _attempt_arrays(
+    events: Sequence[Event],
+    attempts: Sequence[int],
+    statuses: Sequence[int | None],
+    errors: Sequence[str | None],
+    attempted_ats: Sequence[datetime | None],
+) -> dict[str, list]:
+    return {
+        "event_ids": [e.id for e in events],
+        "types": [e.type for e in events],
+        "appointment_ids": [e.version.id for e in events],
+        "versions": [e.version.version for e in events],
+        "attempts": list(attempts),
+        "statuses": list(statuses),
+        "errors": list(errors),
+        "attempted_ats": list(attempted_ats),
+    }
 
 
 def record_delivered(
@@ -410,33 +423,29 @@ def record_delivered(
     of other calendars), keep and count their attempts, renew the lease or, with `release`,
     hand the subscription back: one transaction, one commit for the lot.
     False if the claim is lost (or the subscription deleted): then nothing is recorded."""
-    statements = _RECORD_DELIVERED.format(timeouts=database.timeouts(engine), outcome=DELIVERED)
-    params = {
-        "id": claimed.id,
-        "token": claimed.token,
-        "txid": to[0],
-        "seq": to[1],
-        "lease": lease_s,
-        "release": release,
-        "event_ids": [d.event.id for d in delivered],
-        "types": [d.event.type for d in delivered],
-        "appointment_ids": [d.event.version.id for d in delivered],
-        "versions": [d.event.version.version for d in delivered],
-        "attempts": [d.attempt for d in delivered],
-        "statuses": [d.status for d in delivered],
-        "attempted_ats": [d.attempted_at for d in delivered],
-    }
-
-    def work(conn: psycopg.Connection, step: database.Step) -> bool:
-        step.committing = True  # sent with the rest: never run twice
-        results = database.round_trip(conn, statements, params)
-        return bool(results[2][0]["moved"])
-
-    return database.run(engine, work)
+    attempts = _attempt_arrays(
+        [d.event for d in delivered],
+        [d.attempt for d in delivered],
+        [d.status for d in delivered],
+        [None] * len(delivered),
+        [d.attempted_at for d in delivered],
+    )
+    moved = _recorded(
+        engine,
+        _RECORD_DELIVERED,
+        claimed,
+        attempts,
+        txid=to[0],
+        seq=to[1],
+        lease=lease_s,
+        release=release,
+        outcome=DELIVERED,
+    )
+    return bool(moved)
 
 
-def record_attempt(
-    connection: Connection,
+def record_failed(
+    engine: Engine,
     claimed: Claim,
     event: Event,
     *,
@@ -444,99 +453,37 @@ def record_attempt(
     status: int | None,
     error: str | None,
     outcome: str,
-    next_attempt_in: float | None = None,
-) -> datetime | None:
-    """Keep one attempt in the history (trimmed to ATTEMPTS_KEPT) and count its outcome.
-
-    With `next_attempt_in`, it failed: the subscription waits that long before the same event
-    is tried again. Returns when that is."""
-    next_at = connection.execute(
-        text(
-            """
-            INSERT INTO webhook_attempts (webhook_id, event_id, type, appointment_id, version,
-                                          attempt, status, error, attempted_at, next_attempt_at)
-            SELECT :id, :event_id, :type, :appointment_id, :version, :attempt, :status, :error,
-                   now(), now() + make_interval(secs => CAST(:delay AS double precision))
-              FROM webhooks WHERE id = :id
-            RETURNING next_attempt_at
-            """
-        ),
-        {
-            "id": claimed.id,
-            "event_id": event.id,
-            "type": event.type,
-            "appointment_id": event.version.id,
-            "version": event.version.version,
-            "attempt": attempt,
-            "status": status,
-            "error": error[:500] if error else None,
-            "delay": next_attempt_in,
-        },
-    ).scalar()
-    connection.execute(
-        text(
-            """
-            DELETE FROM webhook_attempts
-             WHERE webhook_id = :id
-               AND id < (SELECT id FROM webhook_attempts WHERE webhook_id = :id
-                          ORDER BY id DESC OFFSET :kept LIMIT 1)
-            """
-        ),
-        {"id": claimed.id, "kept": ATTEMPTS_KEPT - 1},
-    )
-    connection.execute(
-        text(
-            """
-            INSERT INTO webhook_outcomes (outcome, count) VALUES (:outcome, 1)
-            ON CONFLICT (outcome) DO UPDATE SET count = webhook_outcomes.count + 1
-            """
-        ),
-        {"outcome": outcome},
-    )
-    return next_at
-
-
-def postpone(
-    connection: Connection, claimed: Claim, *, attempt: int, delay_s: float, give_up_s: float
+    delay_s: float,
+    give_up_s: float,
 ) -> str | None:
-    """After a failed attempt: wait `delay_s`, then retry the same event; release the claim.
-
-    A subscription failing for longer than `give_up_s` becomes `failing` and stops until it is
-    enabled. Returns the subscription's status, or None if the claim is lost."""
-    return connection.execute(
-        text(
-            """
-            UPDATE webhooks
-               SET attempt = :attempt,
-                   failing_since = coalesce(failing_since, now()),
-                   next_attempt_at = now() + make_interval(secs => :delay),
-                   status = CASE WHEN coalesce(failing_since, now())
-                                      <= now() - make_interval(secs => :give_up)
-                                 THEN 'failing' ELSE status END,
-                   claimed_by = NULL, claimed_until = NULL
-             WHERE id = :id AND claimed_by = :token
-            RETURNING status
-            """
-        ),
-        {
-            "id": claimed.id,
-            "token": claimed.token,
-            "attempt": attempt,
-            "delay": delay_s,
-            "give_up": give_up_s,
-        },
-    ).scalar()
-
-
-def release(connection: Connection, claimed: Claim) -> None:
-    """Hand the subscription back (its events are all delivered, or the dispatcher stops)."""
-    connection.execute(
-        text(
-            "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL"
-            " WHERE id = :id AND claimed_by = :token"
-        ),
-        {"id": claimed.id, "token": claimed.token},
+    """After a failed attempt: keep and count it, and release the claim; the subscription
+    waits `delay_s` before the same event is tried again, or, failing for longer than
+    `give_up_s`, becomes `failing` and stops until it is enabled. Returns the subscription's
+    status, or None if the claim is lost (then nothing is recorded)."""
+    attempts = _attempt_arrays(
+        [event], [attempt], [status], [error[:500] if error else None], [None]
     )
+    postponed = _recorded(
+        engine,
+        _RECORD_FAILED,
+        claimed,
+        attempts,
+        attempt=attempt,
+        delay=delay_s,
+        give_up=give_up_s,
+        outcome=outcome,
+    )
+    return postponed[0]["status"] if postponed else None
+
+
+def release(engine: Engine, claimed: Claim) -> None:
+    """Hand the subscription back (its events are all delivered, or the dispatcher stops)."""
+    statement = (
+        "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL"
+        " WHERE id = %(id)s AND claimed_by = %(token)s"
+    )
+    params = {"id": claimed.id, "token": claimed.token}
+    database.execute(engine, {"released": statement}, params, writes=True)
 
 
 # --- What the metrics report ---------------------------------------------------------------
@@ -544,25 +491,37 @@ def release(connection: Connection, claimed: Claim) -> None:
 
 def outcome_counts(engine: Engine) -> dict[str, int]:
     """Delivery attempts ever made, by outcome, by every dispatcher."""
-    with engine.begin() as connection:
-        rows = connection.execute(text("SELECT outcome, count FROM webhook_outcomes")).all()
-    return {outcome: count for outcome, count in rows}
+    rows = database.execute(engine, {"counts": "SELECT outcome, count FROM webhook_outcomes"})
+    return {row["outcome"]: row["count"] for row in rows["counts"]}
+
+
+# Per subscription, the age of its oldest undelivered event: its calendars' LIKE patterns come
+# as (%(owners)s, %(patterns)s) pairs, one per pattern.
+_BACKLOG_AGES = """
+    SELECT w.id,
+           coalesce(extract(epoch FROM now() - (
+               SELECT v.recorded_at FROM appointment_versions v
+                WHERE (v.txid, v.seq) > (w.cursor_txid, w.cursor_seq)
+                  AND v.calendar LIKE ANY(ARRAY(
+                        SELECT m.pattern
+                          FROM unnest(%(owners)s::bigint[], %(patterns)s::text[])
+                                   AS m(owner, pattern)
+                         WHERE m.owner = w.id))
+                ORDER BY v.txid, v.seq LIMIT 1)), 0) AS age
+      FROM webhooks w
+     WHERE w.id = ANY(%(owners)s::bigint[])
+     ORDER BY w.id
+    """
 
 
 def backlog_ages(engine: Engine) -> dict[int, float]:
     """Per subscription, the age in seconds of its oldest undelivered event (0: none)."""
-    query = text(
-        f"""
-        SELECT w.id,
-               coalesce(extract(epoch FROM now() - (
-                   SELECT v.recorded_at FROM appointment_versions v
-                    WHERE (v.txid, v.seq) > (w.cursor_txid, w.cursor_seq)
-                      AND {_MATCHES.replace(":calendars", "w.calendars")}
-                    ORDER BY v.txid, v.seq LIMIT 1)), 0)
-          FROM webhooks w
-         ORDER BY w.id
-        """
-    )
-    with engine.begin() as connection:
-        rows: Any = connection.execute(query).all()
-    return {webhook_id: max(float(age), 0.0) for webhook_id, age in rows}
+    subscriptions = database.execute(engine, {"all": "SELECT id, calendars FROM webhooks"})
+    owners, patterns = [], []
+    for row in subscriptions["all"]:
+        for pattern in database.like_patterns(row["calendars"]):
+            owners.append(row["id"])
+            patterns.append(pattern)
+    params = {"owners": owners, "patterns": patterns}
+    rows = database.execute(engine, {"ages": _BACKLOG_AGES}, params)["ages"]
+    return {row["id"]: max(float(row["age"]), 0.0) for row in rows}

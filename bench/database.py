@@ -1,8 +1,10 @@
-"""The bench's PostgreSQL: its lifecycle, the seeded book and the regions runs write to.
+"""The bench's PostgreSQL: its lifecycle, PgBouncer in front of it, the seeded book and the
+regions runs write to.
 
 A database of its own for every run (a throwaway embedded server, or a database created and
 dropped on BENCH_DATABASE_URL's server), migrated by `boot.py migrate` as `make run` migrates,
-grown by COPY (not through HTTP) to each size of the book. Nothing here measures.
+grown by COPY (not through HTTP) to each size of the book. Nothing here measures: it only
+reports the server's version and settings (`server_facts`) and counts a region's rows.
 """
 
 import contextlib
@@ -26,7 +28,8 @@ from sqlalchemy.engine import make_url
 
 from bench import ROOT, BenchError, log
 
-# The one app module the bench imports: the embedded server and PgBouncer launchers.
+# The embedded server and PgBouncer launchers, from the dev tooling. (steps.py imports the
+# service's webhooks.py, database.py and config.py, to subscribe without HTTP.)
 from tools import embedded_db
 from tools.pgbouncer import pgbouncer as start_pgbouncer
 

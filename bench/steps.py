@@ -20,10 +20,12 @@ import redis
 import requests
 from sqlalchemy import create_engine
 
+import database
 import webhooks
 from bench import BenchError, log, plan
 from bench.database import Database, Regions, book, pgbouncer, rows_written
 from bench.meters import CONNECTIONS, mib, run_ceiling, run_wrk, settle, worker_rss
+from config import settings_from_env
 from tools import live
 from tools.live import LiveServer
 
@@ -156,7 +158,8 @@ class Run:
         webhooks.py (the measured gunicorn, like production, refuses loopback URLs) and
         deleted afterwards, so that no later row pays for them."""
         plain = next(r for r in self.runs if r["step"] == step and r["scenario"] == plan.CREATE)
-        engine = create_engine(self.db.url)
+        settings = settings_from_env({"DATABASE_URL": self.db.url})  # the service's defaults
+        engine = database.bind_timeouts(create_engine(self.db.url), settings)
         env = {**os.environ, "DATABASE_URL": self.db.url, **plan.WEBHOOK_DISPATCHER_SETTINGS}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with (

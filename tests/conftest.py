@@ -118,7 +118,7 @@ def keys_database(database) -> Iterator[str]:
 def clean(app) -> None:
     """An empty book before the test."""
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text("TRUNCATE appointments, appointment_versions"))
+        connection.execute(text("TRUNCATE appointments, appointment_versions, calendars"))
 
 
 @pytest.fixture

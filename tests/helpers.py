@@ -120,10 +120,11 @@ class LiveClient:
 # -- Metrics -----------------------------------------------------------------------------------
 
 
-def metric(base: str, name: str, **labels: str) -> float:
+def metric(base: str, name: str, *, token: str | None = None, **labels: str) -> float:
     """One sample of /metrics, as any worker answers it: the sum over the series whose labels
-    include `labels`."""
-    text_format = requests.get(f"{base}/metrics", timeout=10).text
+    include `labels`. `token`: METRICS_TOKEN, for a server with API keys."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    text_format = requests.get(f"{base}/metrics", headers=headers, timeout=10).text
     total = 0.0
     for line in text_format.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):

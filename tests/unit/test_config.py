@@ -2,7 +2,7 @@
 
 import pytest
 
-from config import ConfigError, settings_from_env
+from config import ConfigError, server_settings, settings_from_env
 
 ENV = {"DATABASE_URL": "postgresql://sesame@db.example/sesame"}
 
@@ -20,6 +20,11 @@ ENV = {"DATABASE_URL": "postgresql://sesame@db.example/sesame"}
         ("LOG_FORMAT", "xml"),
         ("MAX_BODY_BYTES", "-1"),
         ("KEYS_REFRESH_S", "0"),
+        ("WEB_CONCURRENCY", "4 workers"),
+        ("PORT", "70000"),
+        ("HOST", "a host"),
+        ("LOG_LEVEL", "verbose"),
+        ("ACCESS_LOG", "maybe"),
     ],
 )
 def test_bad_settings_are_refused_with_one_line_naming_them(name, value):
@@ -43,3 +48,19 @@ def test_replica_settings_are_validated():
     )
     assert two["REPLICA_URLS"] == ["postgresql+psycopg://a@r1/db", "postgresql+psycopg://a@r2/db"]
     assert two["REPLICA_MAX_LAG_S"] == 5
+
+
+def test_server_settings_need_no_database_and_are_part_of_every_setting():
+    assert server_settings({}) == {
+        "HOST": "0.0.0.0",
+        "PORT": 3000,
+        "WEB_CONCURRENCY": 4,
+        "GUNICORN_THREADS": 64,
+        "GUNICORN_TIMEOUT": 30,
+        "GUNICORN_GRACEFUL_TIMEOUT": 30,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        "ACCESS_LOG": True,
+    }
+    assert server_settings({"HOST": "::1", "ACCESS_LOG": "off"})["HOST"] == "[::1]"
+    assert server_settings(ENV).items() <= settings_from_env(ENV).items()

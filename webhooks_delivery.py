@@ -1,19 +1,21 @@
-"""The webhook dispatcher: claims subscriptions, signs their events and POSTs them, in order.
+"""Webhook delivery: the dispatcher, which claims subscriptions, signs their events and POSTs
+them, in order, and its command, `flask --app sesame webhooks run` (`cli`).
 
-`flask --app sesame webhooks run` runs one; several may run at once, on several hosts. Each
-subscription is worked by one dispatcher at a time (a lease row, see `webhooks.claim`) on a
-thread of its own, at most WEBHOOK_CONCURRENCY at once, so one slow or dead receiver holds
-one thread and never delays another subscription. Every database step is a short transaction
-of its own; none is open during an HTTP request, so it runs through PgBouncer's transaction
-mode like the rest.
+The command runs one dispatcher until SIGTERM or Ctrl-C; several may run at once, on several
+hosts. Each subscription is worked by one dispatcher at a time (a lease row, see
+`webhooks.claim`) on a thread of its own, at most WEBHOOK_CONCURRENCY at once, so one slow or
+dead receiver holds one thread and never delays another subscription. Every database step is
+a short transaction of its own (webhooks.py, by database.py's recipe); none is open during an
+HTTP request, so it runs through PgBouncer's transaction mode like the rest.
 
 Per subscription: read the next events after its cursor, send them one by one, and move the
 cursor past each only after a 2xx. A failure records the attempt, schedules a retry of the
-same event with exponential backoff and jitter, and releases the subscription; failing for
-WEBHOOK_GIVE_UP_S makes it `failing` until enabled. A crash loses nothing: the cursor is where
-the last 2xx left it, and the lease runs out. A retry carries the same `webhook-id`.
+same event with exponential backoff and jitter, and releases the subscription, in one
+transaction (`webhooks.record_failed`); failing for WEBHOOK_GIVE_UP_S makes it `failing` until
+enabled. A crash loses nothing: the cursor is where the last 2xx left it, and the lease runs
+out. A retry carries the same `webhook-id`.
 
-Each request: Standard Webhooks headers and signature, the address checked by `urlpolicy`
+Each request: Standard Webhooks headers and signature, the address checked by `webhooks_urls`
 connected to directly (never resolved twice), a hard deadline of WEBHOOK_TIMEOUT_S for the
 whole exchange, no redirects followed, at most a few KiB of the answer read.
 """
@@ -22,6 +24,7 @@ import http.client
 import json
 import logging
 import random
+import signal
 import socket
 import ssl
 import threading
@@ -33,26 +36,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook
 
 import webhooks
+from database import db
 from formats import format_time
 from schemas import AppointmentVersionOut
-from urlpolicy import Target, UrlPolicy, UrlRefused, resolve
+from webhooks import DELIVERED, REFUSED, REJECTED, TIMEOUT, UNREACHABLE
+from webhooks_urls import Target, UrlPolicy, UrlRefused, resolve
 
 log = logging.getLogger("sesame.webhooks")
 
 MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "Sesame-Webhooks/1"
-# Outcomes of an attempt, as counted in the metrics.
-DELIVERED, REJECTED, TIMEOUT, UNREACHABLE, REFUSED = (
-    "delivered",
-    "rejected",
-    "timeout",
-    "unreachable",
-    "refused",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class DispatchSettings:
             backoff_base_s=config["WEBHOOK_BACKOFF_BASE_S"],
             backoff_max_s=config["WEBHOOK_BACKOFF_MAX_S"],
             poll_s=config["WEBHOOK_POLL_MS"] / 1000,
-            policy=UrlPolicy(config["WEBHOOK_ALLOW_HTTP"], config["WEBHOOK_ALLOW_PRIVATE"]),
+            policy=UrlPolicy.from_config(config),
         )
 
 
@@ -133,14 +132,13 @@ class Dispatcher:
         free = self.settings.concurrency - len(self._working)
         if free <= 0:
             return
-        with self.engine.begin() as connection:
-            claims = webhooks.claim(
-                connection,
-                token=self.token,
-                limit=free,
-                lease_s=self.settings.lease_s,
-                busy=list(self._working),
-            )
+        claims = webhooks.claim(
+            self.engine,
+            token=self.token,
+            limit=free,
+            lease_s=self.settings.lease_s,
+            busy=list(self._working),
+        )
         for claimed in claims:
             self._working[claimed.id] = pool.submit(self._work, claimed)
 
@@ -152,8 +150,7 @@ class Dispatcher:
         except Exception:
             log.exception("webhook %d: delivery stopped by an error; retried later", claimed.id)
             try:
-                with self.engine.begin() as connection:
-                    webhooks.release(connection, claimed)
+                webhooks.release(self.engine, claimed)
             except Exception:  # the lease runs out on its own
                 log.warning("webhook %d: could not release its claim", claimed.id)
 
@@ -172,10 +169,7 @@ class Dispatcher:
         handed_back_at = time.monotonic() + settings.work_s
         record_at = time.monotonic() + settings.flush_s
         while not self.stopping.is_set() and time.monotonic() < handed_back_at:
-            with self.engine.begin() as connection:
-                batch = webhooks.next_events(
-                    connection, claimed, after=position, limit=settings.batch
-                )
+            batch = webhooks.next_events(self.engine, claimed, after=position, limit=settings.batch)
             for event in batch.events:
                 if self.stopping.is_set():
                     break
@@ -184,8 +178,7 @@ class Dispatcher:
                 result = send(claimed.url, claimed.secret, event, settings)
                 if not result.delivered:
                     self._record(claimed, delivered, position, moved=position > recorded)
-                    with self.engine.begin() as connection:
-                        self._failed(connection, claimed, event, attempt, result)
+                    self._failed(claimed, event, attempt, result)
                     return
                 delivered.append(
                     webhooks.Delivered(event, attempt, result.status or 200, attempted_at)
@@ -227,37 +220,25 @@ class Dispatcher:
                 raise _ClaimLost()
             delivered.clear()
         elif release:
-            with self.engine.begin() as connection:
-                webhooks.release(connection, claimed)
+            webhooks.release(self.engine, claimed)
 
     def _failed(
-        self,
-        connection: Any,
-        claimed: webhooks.Claim,
-        event: webhooks.Event,
-        attempt: int,
-        result: Result,
+        self, claimed: webhooks.Claim, event: webhooks.Event, attempt: int, result: Result
     ) -> None:
         delay = backoff(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
-        status = webhooks.postpone(
-            connection,
-            claimed,
-            attempt=attempt,
-            delay_s=delay,
-            give_up_s=self.settings.give_up_s,
-        )
-        if status is None:
-            raise _ClaimLost()
-        webhooks.record_attempt(
-            connection,
+        status = webhooks.record_failed(
+            self.engine,
             claimed,
             event,
             attempt=attempt,
             status=result.status,
             error=result.error,
             outcome=result.outcome,
-            next_attempt_in=None if status == webhooks.FAILING else delay,
+            delay_s=delay,
+            give_up_s=self.settings.give_up_s,
         )
+        if status is None:
+            raise _ClaimLost()
         log.warning(
             "webhook %d: %s attempt %d failed (%s); %s",
             claimed.id,
@@ -375,3 +356,20 @@ def _connection(target: Target, timeout_s: float) -> _PinnedHTTP:
     if target.scheme == "https":
         return _PinnedHTTPS(target, timeout_s)
     return _PinnedHTTP(target, timeout_s)
+
+
+# The command: `flask --app sesame webhooks run`, registered by sesame.py.
+cli = AppGroup("webhooks", help="Deliver webhook events.")
+
+
+@cli.command("run")
+def run_dispatcher() -> None:
+    """Deliver webhook events until SIGTERM or Ctrl-C (attempts in flight finish first)."""
+    dispatcher = Dispatcher(db.engine, DispatchSettings.from_config(current_app.config))
+
+    def _stop(*_: Any) -> None:
+        dispatcher.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    dispatcher.run()

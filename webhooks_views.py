@@ -1,9 +1,9 @@
 """The `/webhooks` operations: subscribe, list, show, delete, enable, and the delivery history.
 
-Routes only, as in views.py: parse (smorest, through webhook_schemas.py), one call into
+Routes only, as in views.py: parse (smorest, through webhooks_schemas.py), one call into
 `webhooks.py`, return; an unknown id leaves as `domain.WebhookNotFound` through errors.py's
-table. The URL is checked against the deployment's policy (`urlpolicy`) here, where it is
-accepted; the dispatcher checks it again, resolved, at every delivery.
+table. The URL is checked against the deployment's policy (`webhooks_urls`) here, where it is
+accepted; the dispatcher (webhooks_delivery.py) checks it again, resolved, at every delivery.
 
 With API keys, only write keys manage webhooks, and only for calendars the key opens: a
 subscription is the key's when every one of its patterns lies within the key's calendars
@@ -23,14 +23,14 @@ from auth import access
 from database import db
 from domain import Access, Forbidden, WebhookNotFound
 from openapi import WRITE, SesameBlueprint
-from urlpolicy import UrlPolicy, UrlRefused, check_url
-from webhook_schemas import (
+from webhooks_schemas import (
     DeliveriesQuery,
     DeliveryOut,
     WebhookCreatedOut,
     WebhookIn,
     WebhookOut,
 )
+from webhooks_urls import UrlPolicy, UrlRefused, check_url
 
 blp = SesameBlueprint(
     "webhooks",
@@ -85,10 +85,8 @@ def create_webhook(body: dict[str, Any]) -> Any:
     Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
     if not _within(_manager(), body["calendars"]):
         raise Forbidden()
-    config = current_app.config
-    policy = UrlPolicy(config["WEBHOOK_ALLOW_HTTP"], config["WEBHOOK_ALLOW_PRIVATE"])
     try:
-        check_url(body["url"], policy)
+        check_url(body["url"], UrlPolicy.from_config(current_app.config))
     except UrlRefused as refused:
         # The parser's own 400 `validation_failed` (errors.http_error_response), on `url`.
         abort(400, messages={"json": {"url": [str(refused)]}})
@@ -111,7 +109,7 @@ def list_webhooks() -> Any:
 
 
 # One rule for both methods (see views.AppointmentById): odd ids meet one converter, 404.
-@blp.route("/webhooks/<appointment_id:webhook_id>")
+@blp.route("/webhooks/<id:webhook_id>")
 class WebhookById(MethodView):
     @blp.operation(
         "getWebhook",
@@ -137,7 +135,7 @@ class WebhookById(MethodView):
         return None
 
 
-@blp.route("/webhooks/<appointment_id:webhook_id>/enable", methods=["POST"])
+@blp.route("/webhooks/<id:webhook_id>/enable", methods=["POST"])
 @blp.operation(
     "enableWebhook", "Resume a failing subscription", errors=(503,), more=UNKNOWN, scope=WRITE
 )
@@ -147,7 +145,7 @@ def enable_webhook(webhook_id: int) -> Any:
     return webhooks.enable(db.engine, _subscription(webhook_id).id)
 
 
-@blp.route("/webhooks/<appointment_id:webhook_id>/deliveries", methods=["GET"])
+@blp.route("/webhooks/<id:webhook_id>/deliveries", methods=["GET"])
 @blp.operation(
     "listWebhookDeliveries",
     "The latest delivery attempts",

@@ -6,14 +6,18 @@ endpoint at 169.254.169.254). Two checks, both here:
 - `check_url` when a subscription is created: the scheme, and the host if it is an address
   literal. Names are not resolved then: what a name resolves to may change.
 - `resolve` at every delivery: the name's current addresses, all of which must be allowed; the
-  dispatcher then connects to the address checked, never resolving again (no rebinding window).
+  dispatcher (webhooks_delivery.py) then connects to the address checked, never resolving
+  again (no rebinding window).
 `WEBHOOK_ALLOW_HTTP=1` allows plain http, `WEBHOOK_ALLOW_PRIVATE=1` loopback, private, link-local
-and shared addresses (local development). Never opens a connection itself.
+and shared addresses (local development); `UrlPolicy.from_config` reads both, for the views
+and the dispatcher alike. Never opens a connection itself.
 """
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -24,6 +28,11 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 class UrlPolicy:
     allow_http: bool = False
     allow_private: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "UrlPolicy":
+        """The deployment's policy: WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOW_PRIVATE."""
+        return cls(config["WEBHOOK_ALLOW_HTTP"], config["WEBHOOK_ALLOW_PRIVATE"])
 
 
 class UrlRefused(ValueError):

@@ -1,26 +1,24 @@
 """The wire format of `/webhooks`: what a client sends to subscribe and what it reads back.
 
 The URL is checked here for shape only; whether Sesame may send to it (scheme, address) is
-`urlpolicy`'s call, made by the view with the deployment's settings. Never touches the database.
+`webhooks_urls`' call, made by the view with the deployment's settings. Never touches the database.
 """
-
-import re
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from domain import CALENDAR_PATTERN
 from schemas import QueryInteger, UtcTime
-from urlpolicy import MAX_URL_LENGTH
 from webhooks import EVENT_TYPES, FAILING
+from webhooks_urls import MAX_URL_LENGTH
 
 # What the document can say of an accepted URL: http(s) in lower case, then printable ASCII
 # without spaces. The rest (a host, no credentials or #fragment, and whether http or a private
-# address is allowed, which is the deployment's choice) is urlpolicy's, and said in words.
+# address is allowed, which is the deployment's choice) is webhooks_urls', and said in words.
 URL_PATTERN = r"^https?://[!-~]+$"
-_PATTERN = re.compile(r"[A-Za-z0-9._*-]{1,64}", re.ASCII)
 
 
 def validate_pattern(value: str) -> None:
-    if not _PATTERN.fullmatch(value):
+    if not CALENDAR_PATTERN.fullmatch(value):
         raise ValidationError(
             "Must be a calendar name or a pattern with `*`: 1 to 64 characters from "
             "A-Z, a-z, 0-9, '.', '_', '-', '*'."
@@ -49,7 +47,9 @@ class WebhookIn(Schema):
         },
     )
     calendars = fields.List(
-        fields.String(validate=validate_pattern, metadata={"pattern": "^[A-Za-z0-9._*-]{1,64}$"}),
+        fields.String(
+            validate=validate_pattern, metadata={"pattern": f"^{CALENDAR_PATTERN.pattern}$"}
+        ),
         load_default=lambda: ["*"],
         validate=validate.Length(1, 50),
         metadata=_CALENDARS_DOC,
