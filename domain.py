@@ -24,6 +24,7 @@ EXPIRED = "expired"
 STATUSES = (ACTIVE, CANCELLED, HELD, EXPIRED)
 BLOCKING = (ACTIVE, HELD)  # the statuses that keep a range (a hold only until it expires)
 ALL = "all"  # a status filter: every status alike
+LIVE = "live"  # a status filter: what keeps its range now, active or held (the iCalendar feed)
 EXPIRY = "expiry"  # `recorded_by` of the version that records a hold's expiry
 
 

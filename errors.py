@@ -23,6 +23,7 @@ import metrics
 from database import PoolTimeout
 from domain import (
     Forbidden,
+    InvalidTransition,
     NotFound,
     OutsideHours,
     PreconditionFailed,
@@ -101,6 +102,12 @@ ANSWERS: dict[type[BaseException], Answer] = {
     ),
     TimeRangeUnavailable: Answer(
         409, "time_range_unavailable", "The requested time range is not available.", conflict=True
+    ),
+    InvalidTransition: Answer(
+        409,
+        "invalid_transition",
+        "An active appointment cannot be put back on hold; nothing changed.",
+        conflict=True,
     ),
     OutsideHours: Answer(
         409,

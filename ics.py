@@ -8,9 +8,11 @@ from collections.abc import Iterable
 
 from icalendar import Calendar, Event
 
-from domain import ACTIVE, StoredAppointment
+from domain import ACTIVE, CANCELLED, EXPIRED, HELD, StoredAppointment
 
 PRODUCT_ID = "-//Sesame//Appointments//EN"
+# RFC 5545 3.8.1.11: a live hold is tentative; a released one is cancelled like a booking.
+_STATUS = {ACTIVE: "CONFIRMED", HELD: "TENTATIVE", CANCELLED: "CANCELLED"}
 
 
 def uid(appointment_id: int) -> str:
@@ -26,6 +28,8 @@ def render(appointments: Iterable[StoredAppointment], *, name: str) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", name)
     for appointment in appointments:
+        if appointment.status == EXPIRED:
+            continue  # a hold that ran out never was an event
         event = Event()
         event.add("uid", uid(appointment.id))
         # Without METHOD, DTSTAMP is when the event was last revised (RFC 5545 3.8.7.2).
@@ -34,6 +38,6 @@ def render(appointments: Iterable[StoredAppointment], *, name: str) -> bytes:
         event.add("dtend", appointment.end)
         event.add("sequence", appointment.version)
         event.add("summary", f"Appointment {appointment.id} ({appointment.calendar})")
-        event.add("status", "CONFIRMED" if appointment.status == ACTIVE else "CANCELLED")
+        event.add("status", _STATUS[appointment.status])
         calendar.add_component(event)
     return calendar.to_ical()

@@ -27,7 +27,12 @@ import localtime
 from domain import (
     ACTIVE,
     ALL,
+    CANCELLED,
+    EXPIRED,
+    EXPIRY,
     FULL_ACCESS,
+    HELD,
+    LIVE,
     Access,
     Availability,
     BookQuery,
@@ -50,9 +55,29 @@ from slots import offer
 # The SQL every reader and writer of the book shares, written once (services.py, webhooks.py).
 # An appointment's columns, labelled with the field names of domain.StoredAppointment: of the
 # current book (`appointments`, or a page of it) and of its versions.
-_FIELDS = "calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version, status"
+_FIELDS = (
+    "calendar, starts_at AS start, ends_at AS end, created_at, updated_at, version, status,"
+    " expires_at"
+)
 APPOINTMENT = f"id, {_FIELDS}"
 VERSION = f"appointment_id AS id, {_FIELDS}"
+# A hold whose expiry has passed, by PostgreSQL's clock (one instant per statement), whether or
+# not the expiry is recorded yet: every read answers it as the version that will record it
+# (status expired, version + 1, recorded at expires_at by `expiry`), so recording it changes
+# nothing a client sees (services.py records it; the sweeper too).
+LAPSED = f"(status = '{HELD}' AND expires_at <= statement_timestamp())"
+# The current book's rows as every read answers them, lapsed holds as expired.
+_CURRENT_ROWS = (
+    "id, calendar, starts_at, ends_at, created_at, updated_at,"
+    f" version + {LAPSED}::int AS version,"
+    f" CASE WHEN {LAPSED} THEN '{EXPIRED}' ELSE status END AS status, expires_at"
+)
+# What keeps its range now: active appointments and holds not yet expired. (The first term
+# lets the planner use the exclusion constraint's partial GiST index.)
+BLOCKING_NOW = (
+    f"status IN ('{ACTIVE}', '{HELD}')"
+    f" AND (status = '{ACTIVE}' OR expires_at > statement_timestamp())"
+)
 # Rows whose [start, end) meets [%(start)s, %(end)s); an open bound is unbounded. The range is
 # the exclusion constraint's expression (models.TIME_RANGE), so its GiST index serves it.
 OVERLAPS = f"{TIME_RANGE} && tstzrange(%(start)s, %(end)s, '[)')"
@@ -73,17 +98,27 @@ def read(engine: Engine, statement: str, params: dict[str, Any], row_type: Any =
     return [row_type(**row) for row in rows] if row_type else rows
 
 
-_BY_ID = f"SELECT {APPOINTMENT} FROM appointments WHERE id = %(id)s"
-_HISTORY = (
-    f"SELECT {VERSION}, recorded_at, recorded_by FROM appointment_versions"
-    " WHERE appointment_id = %(id)s ORDER BY version"
+BY_ID = (
+    f"SELECT {APPOINTMENT} FROM (SELECT {_CURRENT_ROWS} FROM appointments"
+    " WHERE id = %(id)s) AS current"
 )
+# The versions, and the one that will record a lapsed hold's expiry, as recorded it will be.
+_HISTORY = f"""
+    SELECT {VERSION}, recorded_at, recorded_by FROM appointment_versions
+     WHERE appointment_id = %(id)s
+    UNION ALL
+    SELECT id, calendar, starts_at AS start, ends_at AS end, created_at, updated_at,
+           version + 1 AS version, '{EXPIRED}' AS status, expires_at,
+           expires_at AS recorded_at, '{EXPIRY}' AS recorded_by
+      FROM appointments WHERE id = %(id)s AND {LAPSED}
+     ORDER BY version
+    """
 
 
 def get_appointment(
     engine: Engine, appointment_id: int, access: Access = FULL_ACCESS
 ) -> StoredAppointment:
-    rows = read(engine, _BY_ID, {"id": appointment_id}, StoredAppointment)
+    rows = read(engine, BY_ID, {"id": appointment_id}, StoredAppointment)
     if not rows or not access.opens(rows[0].calendar):
         raise NotFound()
     return rows[0]
@@ -123,15 +158,23 @@ def _utc(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
+def _json_object(expires_at: bool) -> str:
+    """One appointment as AppointmentOut dumps it; `expiresAt` only for a hold."""
+    expires = f" 'expiresAt', {_utc('expires_at')}," if expires_at else ""
+    return (
+        f"json_build_object('calendar', calendar, 'createdAt', {_utc('created_at')},"
+        f" 'end', {_utc('ends_at')},{expires} 'id', id, 'start', {_utc('starts_at')},"
+        f" 'status', status, 'updatedAt', {_utc('updated_at')}, 'version', version)"
+    )
+
+
 def _json_page(page: str) -> str:
     """The page's JSON, named and formatted as AppointmentOut dumps it (a test holds the two
     equal): for 100 rows, PostgreSQL builds it in a fraction of what formatting them in Python
     costs."""
     return (
-        "SELECT coalesce(json_agg(json_build_object("
-        f"'calendar', calendar, 'createdAt', {_utc('created_at')}, 'end', {_utc('ends_at')},"
-        f" 'id', id, 'start', {_utc('starts_at')}, 'status', status,"
-        f" 'updatedAt', {_utc('updated_at')}, 'version', version)"
+        "SELECT coalesce(json_agg(CASE WHEN expires_at IS NULL"
+        f" THEN {_json_object(False)} ELSE {_json_object(True)} END"
         " ORDER BY starts_at, id), '[]')::text AS body, count(*) AS count,"
         " (array_agg(starts_at ORDER BY starts_at DESC, id DESC))[1] AS last_start,"
         " (array_agg(id ORDER BY starts_at DESC, id DESC))[1] AS last_id"
@@ -160,12 +203,8 @@ def _book(query: BookQuery, access: Access) -> tuple[str, dict[str, Any]]:
     GiST-indexed range containment); only of the calendars `access` opens."""
     if query.calendar is not None and not access.opens(query.calendar):
         raise Forbidden()
-    if query.at:
-        table = "SELECT *, appointment_id AS id FROM appointment_versions"
-        where = [f"{VALIDITY} @> %(at)s"]
-    else:
-        table = "SELECT * FROM appointments"
-        where = []
+    table = _AS_OF if query.at else f"SELECT {_CURRENT_ROWS} FROM appointments"
+    where: list[str] = []
     params: dict[str, Any] = {"at": query.at, "limit": query.limit, "offset": query.offset}
     if query.calendar is not None:
         where.append("calendar = %(calendar)s")
@@ -174,19 +213,43 @@ def _book(query: BookQuery, access: Access) -> tuple[str, dict[str, Any]]:
         where.append(_OPENED)
         params["calendars"] = database.like_patterns(access.calendars)
     if query.status != ALL:
-        where.append("status = %(status)s")
+        where.append((_AS_OF_STATUS if query.at else _NOW_STATUS).get(query.status, _STATUS))
         params["status"] = query.status
     if query.start is not None or query.end is not None:
         where.append(OVERLAPS)
         params.update({"start": query.start, "end": query.end})
-    id_column = "appointment_id" if query.at else "id"
     if query.after is not None:
         # Row comparison on the (start, id) index: a deep page costs what the first one does.
-        where.append(f"(starts_at, {id_column}) > (%(after_start)s, %(after_id)s)")
+        where.append("(starts_at, id) > (%(after_start)s, %(after_id)s)")
         params.update({"after_start": query.after[0], "after_id": query.after[1]})
     condition = " WHERE " + " AND ".join(where) if where else ""
-    order = f" ORDER BY starts_at, {id_column} LIMIT %(limit)s OFFSET %(offset)s"
+    order = " ORDER BY starts_at, id LIMIT %(limit)s OFFSET %(offset)s"
     return table + condition + order, params
+
+
+# A status filter of the current book, on the stored columns (so the indexes serve it): an
+# active or cancelled row is what it says; a hold is held until it lapses, expired after.
+_NOW_STATUS = {
+    ACTIVE: f"status = '{ACTIVE}'",
+    CANCELLED: f"status = '{CANCELLED}'",
+    HELD: f"status = '{HELD}' AND expires_at > statement_timestamp()",
+    EXPIRED: f"(status = '{EXPIRED}' OR {LAPSED})",
+    LIVE: BLOCKING_NOW,
+}
+_STATUS = "status = %(status)s"
+_AS_OF_STATUS = {LIVE: f"status IN ('{ACTIVE}', '{HELD}')"}
+# The book as it was at %(at)s: the versions current then (one GiST-indexed containment), and
+# the expiry not yet recorded of each hold that had lapsed by then, as it will be recorded.
+_AS_OF = f"""
+    SELECT * FROM (
+        SELECT appointment_id AS id, calendar, starts_at, ends_at, created_at, updated_at,
+               version, status, expires_at
+          FROM appointment_versions WHERE {VALIDITY} @> %(at)s
+        UNION ALL
+        SELECT id, calendar, starts_at, ends_at, created_at, updated_at, version + 1,
+               '{EXPIRED}', expires_at
+          FROM appointments WHERE {LAPSED} AND expires_at <= %(at)s
+    ) AS book"""
 
 
 def _changes(calendars: str = "") -> str:
@@ -230,7 +293,7 @@ class _FeedEntry(RecordedVersion):
 
 _BOOKED = (
     "SELECT id, starts_at AS start, ends_at AS end FROM appointments"
-    f" WHERE calendar = %(calendar)s AND status = '{ACTIVE}' AND {OVERLAPS}"
+    f" WHERE calendar = %(calendar)s AND {BLOCKING_NOW} AND {OVERLAPS}"
     " ORDER BY starts_at, id"
 )
 
@@ -333,11 +396,13 @@ def list_calendars(engine: Engine, access: Access = FULL_ACCESS) -> list[Calenda
 _WIDEST_GAP = timedelta(minutes=2 * 1440)
 _BOOKED_NEAR = (
     "SELECT calendar, starts_at AS start, ends_at AS end FROM appointments"
-    f" WHERE calendar = ANY(%(calendars)s) AND status = '{ACTIVE}'"
+    f" WHERE calendar = ANY(%(calendars)s) AND {BLOCKING_NOW}"
     f" AND {OVERLAPS_WITHIN_GAP} ORDER BY starts_at"
 )
 _SETTINGS_OF_ALL = f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name = ANY(%(calendars)s)"
-_NOW = "SELECT clock_timestamp() AS now"
+# The instant the statements of one round trip share (the receipt of its message): the one
+# clock of a slot answer, for notice, horizon and which holds still block.
+_NOW = "SELECT statement_timestamp() AS now"
 
 
 def slots(engine: Engine, query: SlotQuery, access: Access = FULL_ACCESS) -> Slots:
@@ -368,3 +433,13 @@ def schema_revision(engine: Engine) -> str | None:
     """The migration the database is at (for readiness), or None if it has none."""
     rows = read(engine, "SELECT version_num FROM alembic_version", {})
     return rows[0]["version_num"] if rows else None
+
+
+_LAPSED_CALENDARS = (
+    f"SELECT DISTINCT calendar FROM appointments WHERE {LAPSED} ORDER BY calendar LIMIT %(limit)s"
+)
+
+
+def calendars_with_lapsed_holds(engine: Engine, limit: int) -> list[str]:
+    """Calendars with holds whose expiry has passed but is not recorded (the sweeper's)."""
+    return [row["calendar"] for row in read(engine, _LAPSED_CALENDARS, {"limit": limit})]

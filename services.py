@@ -23,13 +23,17 @@ import queries
 from domain import (
     ACTIVE,
     CANCELLED,
+    EXPIRED,
+    EXPIRY,
     FULL_ACCESS,
+    HELD,
     NO_PRECONDITION,
     Access,
     AppointmentData,
     CalendarSettings,
     Decision,
     Forbidden,
+    InvalidTransition,
     NotFound,
     OutsideHours,
     Precondition,
@@ -40,7 +44,7 @@ from domain import (
     decide,
 )
 from metrics import LOCK_WAIT
-from queries import APPOINTMENT, OVERLAPS_WITHIN_GAP
+from queries import OVERLAPS_WITHIN_GAP
 
 MAX_CONFLICTS_REPORTED = 20
 # Namespace of the calendar locks in PostgreSQL's two-int advisory key space, which does not
@@ -69,7 +73,7 @@ _LOCK_CALENDARS = (
     "  FROM (SELECT DISTINCT hashtext(name) AS key FROM unnest(%(names)s::text[]) AS name"
     "         ORDER BY key) AS keys) AS locked"
 )
-_READ = f"SELECT {APPOINTMENT} FROM appointments WHERE id = %(id)s"
+_READ = queries.BY_ID
 # The settings of the calendar written to, read with the row (before the calendar lock) and
 # checked again under it by version (`_WRITE_UNLESS_OVERLAP`): a PUT in between makes the write
 # do nothing and run again (`save_appointment`).
@@ -78,8 +82,50 @@ _READ_SETTINGS = f"SELECT {queries.SETTINGS_COLUMNS} FROM calendars WHERE name =
 # both of the calendar's buffers when it enforces them, else zero: blocked ranges
 # [start - before, end + after) meet exactly when the plain ranges come closer than `gap`.
 _OVERLAPPING = (
-    f"calendar = %(calendar)s AND status = '{ACTIVE}' AND {OVERLAPS_WITHIN_GAP} AND id <> %(id)s"
+    f"calendar = %(calendar)s AND status IN ('{ACTIVE}', '{HELD}') AND {OVERLAPS_WITHIN_GAP}"
+    " AND id <> %(id)s"
 )
+# The instant a write decides by: PostgreSQL's clock once the calendar locks are granted,
+# shared by the statements after it (a transaction-local setting), so the holds it records as
+# expired and the holds it counts as blocking are judged at one instant, which is also when
+# the write is recorded (at least 1 ms after the version before it).
+_NOW = (
+    "SELECT set_config('sesame.now', date_trunc('milliseconds', clock_timestamp())::text, true)"
+    " AS now"
+)
+NOW = "current_setting('sesame.now')::timestamptz"
+
+
+def _expire(which: str) -> str:
+    """Record the expiry of the lapsed holds `which` selects: each becomes `expired`, version
+    + 1, recorded at its expires_at by `expiry`, exactly as every read already answered it.
+    Run under the calendar locks, by a write (`_EXPIRE_IN_THE_WAY`) or the sweeper
+    (`EXPIRE_ON_CALENDAR`), without those holds' id locks: every write re-checks, under the
+    calendar lock, that the version it read is still the stored one (`_WRITE_UNLESS_OVERLAP`),
+    and starts over if an expiry was recorded in between."""
+    return f"""
+    WITH expired AS (
+        UPDATE appointments SET status = '{EXPIRED}', version = version + 1
+         WHERE status = '{HELD}' AND expires_at <= {NOW} AND ({which})
+        RETURNING *
+    ), superseded AS (
+        UPDATE appointment_versions AS v SET superseded_at = e.expires_at FROM expired AS e
+         WHERE v.appointment_id = e.id AND v.version = e.version - 1
+    ), recorded AS (
+        INSERT INTO appointment_versions
+            (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
+             status, expires_at, recorded_at, recorded_by)
+        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status,
+               expires_at, expires_at, '{EXPIRY}'
+          FROM expired ORDER BY expires_at, id
+    )
+    SELECT count(*) AS expired FROM expired
+    """
+
+
+# The write's own row, if it lapsed, and the lapsed holds whose blocked ranges it meets.
+_EXPIRE_IN_THE_WAY = _expire(f"id = %(id)s OR (calendar = %(calendar)s AND {OVERLAPS_WITHIN_GAP})")
+EXPIRE_ON_CALENDAR = _expire("calendar = %(calendar)s")
 _OVERLAPS = (
     f"SELECT id FROM appointments WHERE {_OVERLAPPING} ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}"
 )
@@ -94,25 +140,33 @@ _WRITE_UNLESS_OVERLAP = f"""
         SELECT %(settings_version)s::int IS NOT NULL AND %(settings_version)s::int <> coalesce(
             (SELECT version FROM calendars WHERE name = %(calendar)s), 0) AS changed
     ), conflicts AS (
-        SELECT id FROM appointments WHERE %(status)s = '{ACTIVE}' AND {_OVERLAPPING}
+        SELECT id FROM appointments
+         WHERE %(status)s IN ('{ACTIVE}', '{HELD}') AND {_OVERLAPPING}
            AND NOT (SELECT changed FROM settings)
          ORDER BY id LIMIT {MAX_CONFLICTS_REPORTED}
     ), stamp AS (
         SELECT greatest(
-            date_trunc('milliseconds', clock_timestamp()),
+            {NOW},
             (SELECT recorded_at + interval '1 millisecond' FROM appointment_versions
               WHERE appointment_id = %(id)s AND version = %(version)s - 1)) AS at
     ), current AS (
         INSERT INTO appointments AS a
-            (id, calendar, starts_at, ends_at, created_at, updated_at, version, status)
+            (id, calendar, starts_at, ends_at, created_at, updated_at, version, status,
+             expires_at)
         SELECT %(id)s, %(calendar)s, %(start)s, %(end)s, %(created_at)s, %(updated_at)s,
-               %(version)s, %(status)s
+               %(version)s, %(status)s,
+               CASE WHEN %(status)s = '{HELD}'
+                    THEN stamp.at + make_interval(secs => %(hold_for)s) END
+          FROM stamp
          WHERE NOT EXISTS (SELECT FROM conflicts) AND NOT (SELECT changed FROM settings)
         ON CONFLICT (id) DO UPDATE SET
             calendar = excluded.calendar, starts_at = excluded.starts_at,
             ends_at = excluded.ends_at, created_at = excluded.created_at,
             updated_at = excluded.updated_at, version = excluded.version,
-            status = excluded.status
+            status = excluded.status, expires_at = excluded.expires_at
+         -- The version this write read is still the stored one (an expiry recorded since,
+         -- by another write or the sweeper, makes it write nothing and start over).
+         WHERE a.version = %(version)s - 1
         RETURNING a.*
     ), superseded AS (
         UPDATE appointment_versions SET superseded_at = stamp.at FROM stamp, current
@@ -120,13 +174,14 @@ _WRITE_UNLESS_OVERLAP = f"""
     ), recorded AS (
         INSERT INTO appointment_versions
             (appointment_id, version, calendar, starts_at, ends_at, created_at, updated_at,
-             status, recorded_at, recorded_by)
-        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status, stamp.at,
-               %(recorded_by)s
+             status, expires_at, recorded_at, recorded_by)
+        SELECT id, version, calendar, starts_at, ends_at, created_at, updated_at, status,
+               expires_at, stamp.at, %(recorded_by)s
           FROM current, stamp
     )
     SELECT array(SELECT id FROM conflicts) AS conflicts,
-           (SELECT changed FROM settings) AS settings_changed
+           (SELECT changed FROM settings) AS settings_changed,
+           EXISTS (SELECT FROM current) AS written, (SELECT expires_at FROM current) AS expires_at
     """
 
 
@@ -161,6 +216,8 @@ def save_appointment(
             decision = decide(current, new)
             if decision is Decision.STALE:
                 raise StaleUpdate()
+            if decision is Decision.INVALID:
+                raise InvalidTransition()
             if decision is Decision.REPLAY:
                 assert current is not None
                 return SaveResult(current, created=False)
@@ -176,12 +233,16 @@ def save_appointment(
                 calendars,
                 new,
                 version=version,
+                status=new.status,
+                hold_for=new.hold_for,
                 recorded_by=access.key,
                 settings=settings,
             )
             if stored is not None:
                 return SaveResult(stored, created=current is None)
-            settings_locked = True  # the settings changed under us: once more, under the lock
+            # The settings or the stored version changed since they were read (a PUT, a
+            # recorded expiry): once more, reading the settings under the lock this time.
+            settings_locked = True
 
     try:
         return database.run(engine, work)
@@ -205,23 +266,25 @@ def cancel_appointment(
         raise Forbidden()
 
     def work(conn: psycopg.Connection, attempt: database.Attempt) -> StoredAppointment:
-        current, _ = _lock_and_read(conn, engine, appointment_id)
-        if current is None or not access.opens(current.calendar):
-            raise NotFound()
-        precondition.check(current)
-        if not current.active:
-            return current
-        stored = _write_and_commit(
-            conn,
-            attempt,
-            {current.calendar},
-            current.as_data(),
-            version=current.version + 1,
-            status=CANCELLED,
-            recorded_by=access.key,
-        )
-        assert stored is not None  # a cancellation checks no settings
-        return stored
+        while True:
+            current, _ = _lock_and_read(conn, engine, appointment_id)
+            if current is None or not access.opens(current.calendar):
+                raise NotFound()
+            precondition.check(current)
+            if not current.blocking:
+                return current
+            stored = _write_and_commit(
+                conn,
+                attempt,
+                {current.calendar},
+                current.as_data(),
+                version=current.version + 1,
+                status=CANCELLED,
+                recorded_by=access.key,
+            )
+            if stored is not None:
+                return stored
+            # A hold that lapsed since it was read: its expiry is recorded now; read again.
 
     return database.run(engine, work)
 
@@ -269,6 +332,24 @@ _SAVE_SETTINGS = f"""
         enforce = excluded.enforce, version = excluded.version, updated_at = excluded.updated_at
     RETURNING {queries.SETTINGS_COLUMNS.replace("name AS", "c.name AS")}
     """
+
+
+def record_expiries(engine: Engine, calendar: str) -> int:
+    """Record the expiry of `calendar`'s lapsed holds, under its lock, as a write would
+    (the sweeper, holds.py); the number recorded."""
+
+    def work(conn: psycopg.Connection, attempt: database.Attempt) -> int:
+        attempt.committing = True
+        results = database.round_trip(
+            conn,
+            {"locks": _LOCK_CALENDARS, "now": _NOW, "expired": EXPIRE_ON_CALENDAR},
+            {"space": _CALENDAR_LOCK_SPACE, "names": [calendar], "calendar": calendar},
+            before=(database.BEGIN, database.timeouts(engine)),
+            after=(database.COMMIT,),
+        )
+        return int(results["expired"][0]["expired"])
+
+    return database.run(engine, work)
 
 
 def _lock_and_read(
@@ -320,16 +401,20 @@ def _write_and_commit(
     *,
     version: int,
     status: str = ACTIVE,
+    hold_for: int | None = None,
     recorded_by: str | None = None,
     settings: CalendarSettings | None = None,
 ) -> StoredAppointment | None:
     """Lock the calendars, write the version unless it overlaps an active appointment of its
     calendar (widened by the buffers of a calendar that enforces them), and commit, in one
-    round trip. A refused write wrote nothing, so the COMMIT that travels with it is harmless;
-    a failing one stops the rest (`run` rolls back). None: `settings` are no longer the
-    calendar's, and nothing was written."""
+    round trip. Lapsed holds in the way (and the write's own row, if it lapsed) have their
+    expiry recorded first, at one instant with the write. A refused write wrote nothing (but
+    those expiries, which every read already showed), so the COMMIT that travels with it is
+    harmless; a failing one stops the rest (`run` rolls back). None: `settings` are no longer
+    the calendar's, or the stored version is no longer `version - 1`; nothing was written."""
     gap = settings.gap if settings is not None and settings.enforce else timedelta(0)
     params = {**_columns(data), "version": version, "status": status, "recorded_by": recorded_by}
+    params["hold_for"] = hold_for
     params.update(
         space=_CALENDAR_LOCK_SPACE,
         names=sorted(calendars),
@@ -339,7 +424,12 @@ def _write_and_commit(
     attempt.committing = True
     results = database.round_trip(
         conn,
-        {"locks": _LOCK_CALENDARS, "write": _WRITE_UNLESS_OVERLAP},
+        {
+            "locks": _LOCK_CALENDARS,
+            "now": _NOW,
+            "expired": _EXPIRE_IN_THE_WAY,
+            "write": _WRITE_UNLESS_OVERLAP,
+        },
         params,
         after=(database.COMMIT,),
     )
@@ -347,9 +437,11 @@ def _write_and_commit(
     (write,) = results["write"]
     if write["conflicts"]:
         raise TimeRangeUnavailable(list(write["conflicts"]))
-    if write["settings_changed"]:
+    if not write["written"]:
         return None
-    return StoredAppointment(**_columns(data), version=version, status=status)
+    return StoredAppointment(
+        **_columns(data), version=version, status=status, expires_at=write["expires_at"]
+    )
 
 
 def _overlapping_ids(engine: Engine, new: AppointmentData) -> list[int]:

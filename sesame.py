@@ -36,6 +36,7 @@ import auth
 import database
 import errors
 import headers
+import holds
 import keys
 import logs
 import metrics
@@ -79,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(webhooks_delivery.cli)
     errors.init_app(app)
     app.cli.add_command(keys.cli)
+    app.cli.add_command(holds.cli)
     return app
 
 

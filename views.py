@@ -8,6 +8,7 @@ by protocol.py, the documentation of each operation is openapi.py's. Never holds
 book, never builds SQL, never builds an error body by hand (errors.py does).
 """
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ import replicas
 import services
 from auth import access
 from database import db
-from domain import AppointmentData, BookQuery
+from domain import ACTIVE, LIVE, AppointmentData, BookQuery
 from errors import NOT_READY, respond
 from openapi import (
     APPOINTMENT_EXAMPLE,
@@ -54,7 +55,9 @@ appointments = SesameBlueprint(
 # The error responses only a create or update gives, beside the ones listed in openapi.ERRORS:
 # 409 for the book's refusals, 413 and 415 for the body itself.
 SAVE_ERRORS = {
-    409: "`time_range_unavailable` (with `conflicts`) or `stale_update`.",
+    409: "`time_range_unavailable` (with `conflicts`), `stale_update`, `outside_hours` (the "
+    "calendar enforces its hours) or `invalid_transition` (an active appointment sent as "
+    "`held`).",
     413: "The body is larger than MAX_BODY_BYTES.",
     415: "The body is not JSON.",
 }
@@ -122,7 +125,10 @@ def list_appointments(query: BookQuery) -> Any:
 )
 @appointments.arguments(ListQuery(), location="query")
 def appointments_calendar(query: BookQuery) -> Response:
-    """Subscribe to this URL from Google Calendar, Outlook or Apple Calendar."""
+    """Subscribe to this URL from Google Calendar, Outlook or Apple Calendar. By default the
+    active appointments and the live holds (STATUS:TENTATIVE); expired holds never show."""
+    if query.status == ACTIVE:
+        query = replace(query, status=LIVE)
     book = replicas.read(queries.list_appointments, query, access())
     body = ics.render(book, name=f"Sesame {query.calendar or 'appointments'}")
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-cache"})

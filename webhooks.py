@@ -21,7 +21,7 @@ import psycopg
 from sqlalchemy.engine import Engine
 
 import database
-from domain import ACTIVE, CANCELLED, RecordedVersion, WebhookNotFound
+from domain import ACTIVE, CANCELLED, EXPIRED, HELD, RecordedVersion, WebhookNotFound
 from formats import MAX_BIGINT
 from queries import FEED_HORIZON, VERSION
 
@@ -40,7 +40,10 @@ CREATED = "appointment.created"
 UPDATED = "appointment.updated"
 CANCELLED_EVENT = "appointment.cancelled"
 REVIVED = "appointment.revived"
-EVENT_TYPES = (CREATED, UPDATED, CANCELLED_EVENT, REVIVED)
+HELD_EVENT = "appointment.held"
+CONFIRMED = "appointment.confirmed"
+EXPIRED_EVENT = "appointment.expired"
+EVENT_TYPES = (CREATED, UPDATED, CANCELLED_EVENT, REVIVED, HELD_EVENT, CONFIRMED, EXPIRED_EVENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,11 +289,17 @@ def next_events(engine: Engine, claimed: Claim, *, after: tuple[int, int], limit
 
 
 def event_type(version: int, status: str, previous_status: str | None) -> str:
+    if status == EXPIRED:
+        return EXPIRED_EVENT
+    if status == HELD:
+        return UPDATED if previous_status == HELD else HELD_EVENT  # a renewal is an update
+    if previous_status == HELD and status == ACTIVE:
+        return CONFIRMED
     if version == 1:
         return CREATED
-    if previous_status == ACTIVE and status == CANCELLED:
+    if previous_status in (ACTIVE, HELD) and status == CANCELLED:
         return CANCELLED_EVENT
-    if previous_status == CANCELLED and status == ACTIVE:
+    if previous_status in (CANCELLED, EXPIRED) and status == ACTIVE:
         return REVIVED
     return UPDATED
 

@@ -2,10 +2,10 @@
 
 With DATABASE_URL (or the seed's DB_* settings) it migrates that database as the container does
 (boot.py). Without, it starts the embedded PostgreSQL on DATA_DIR (default .data/) and migrates
-it. Either way it then runs gunicorn and the webhook dispatcher side by side (a container runs
-the dispatcher as a service of its own), stops the dispatcher when gunicorn exits, and stops the
-embedded database last, so the next run reuses the data. Dev tooling: never used in the image,
-never used in production.
+it. Either way it then runs gunicorn, the webhook dispatcher and the hold sweeper side by side
+(a container runs each of the last two as a service of its own), stops the other two when
+gunicorn exits, and stops the embedded database last, so the next run reuses the data. Dev
+tooling: never used in the image, never used in production.
 """
 
 import logging
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import boot
 from config import ConfigError
-from tools.live import DISPATCHER, ROOT, stop
+from tools.live import DISPATCHER, ROOT, SWEEPER, stop
 
 
 def main() -> int:
@@ -48,22 +48,25 @@ def serve_on_embedded_postgres(data_dir: Path) -> int:
 
 
 def serve_with_dispatcher() -> int:
-    """gunicorn and the webhook dispatcher side by side; both stop when gunicorn does.
+    """gunicorn, the webhook dispatcher and the hold sweeper side by side; all stop when
+    gunicorn does.
 
-    Ctrl-C reaches both through the terminal's process group; a SIGTERM sent to us alone is
+    Ctrl-C reaches them through the terminal's process group; a SIGTERM sent to us alone is
     passed on. Either way we wait for gunicorn's graceful exit, then for the dispatcher's
-    (attempts in flight finish within WEBHOOK_TIMEOUT_S)."""
+    (attempts in flight finish within WEBHOOK_TIMEOUT_S) and the sweeper's."""
     gunicorn = subprocess.Popen(boot.GUNICORN, cwd=ROOT)
     dispatcher = subprocess.Popen(DISPATCHER, cwd=ROOT)
+    sweeper = subprocess.Popen(SWEEPER, cwd=ROOT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def pass_on(*_: object) -> None:
-        for child in (gunicorn, dispatcher):
+        for child in (gunicorn, dispatcher, sweeper):
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, pass_on)
     status = gunicorn.wait()
     stop(dispatcher, grace=60)
+    stop(sweeper, grace=30)
     return status
 
 

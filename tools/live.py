@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICE_APP = "sesame:create_app()"
 # The webhook dispatcher, as `make run` and compose run it.
 DISPATCHER = [sys.executable, "-m", "flask", "--app", "sesame", "webhooks", "run"]
+# The hold sweeper (holds.py), likewise.
+SWEEPER = [sys.executable, "-m", "flask", "--app", "sesame", "holds", "sweep"]
 
 
 def free_port() -> int:
