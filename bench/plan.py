@@ -34,6 +34,9 @@ DAY = "read: a calendar's day"
 BY_ID = "read: by id"
 DEEP_CURSOR = "read: page 90% deep, cursor"
 MIXED = "mixed 80% read / 20% write"
+SLOTS_ONE = "slots: one calendar, 7 days"
+SLOTS_FIVE = "slots: 5 calendars, 7 days"
+CREATE_HOLDS = "create holds, 100 calendars"
 FLOOR = "framework floor (bench/floor.py, by id)"
 
 # At every size, in this order, after the ceiling.
@@ -48,7 +51,29 @@ SCENARIOS = (
     Scenario("read_deep_offset", "read: page 90% deep, offset", "read_deep.lua", deep="offset"),
     Scenario("read_deep_cursor", DEEP_CURSOR, "read_deep.lua", deep="cursor"),
     Scenario("mixed", MIXED, "mixed.lua", first_size_only=True),
+    # Booking hours (issue 22): 30-minute slots on a 15-minute grid over 7 days of the seeded
+    # book, on calendars with hours, buffers and a zone (SLOT_CALENDARS, set up by the bench).
+    Scenario("slots_one", SLOTS_ONE, "slots.lua", {"slot_calendars": 1}),
+    Scenario("slots_five", SLOTS_FIVE, "slots.lua", {"slot_calendars": 5}),
+    # Holds (issue 23): the create row, every create a 15-minute hold.
+    Scenario(
+        "create_holds",
+        CREATE_HOLDS,
+        "create.lua",
+        {"calendars": 100, "held": 1},
+        first_size_only=True,
+    ),
 )
+# The seeded calendars that get booking hours for the slot rows (bench/database.py), at the
+# end of the range so the create rows (cal-0 for "one calendar") keep calendars without them.
+SLOT_CALENDARS = tuple(f"cal-{n}" for n in range(95, 100))
+SLOT_SETTINGS = {
+    "time_zone": "America/New_York",
+    "hours": {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+    "buffer_before": 5,
+    "buffer_after": 5,
+    "horizon": 3650,
+}
 # The webhook row (issue 17), at the first size: the create scenario again, on the same
 # gunicorn, with this many active subscriptions to every calendar and a dispatcher delivering
 # each version to a receiver on loopback that answers 204. Writes never wait for deliveries.
@@ -168,6 +193,9 @@ TARGETS: tuple[Target, ...] = (
     Ratio(LIST, FLOOR, 0.25),
     Ratio(MIXED, FLOOR, 0.3),
     Ratio(ALL_FEATURES, PLAIN, 0.85),  # all features together cost at most 15%
+    Ratio(SLOTS_ONE, DAY, 0.5),
+    Ratio(SLOTS_FIVE, DAY, 0.25),
+    Ratio(CREATE_HOLDS, CREATE, 0.95),  # a hold costs what a booking does
     Flat(CREATE),
     Flat(DAY),
     Flat(DEEP_CURSOR),

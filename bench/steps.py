@@ -23,7 +23,14 @@ from sqlalchemy import create_engine
 import database
 import webhooks
 from bench import BenchError, log, plan
-from bench.database import Database, Regions, book, pgbouncer, rows_written
+from bench.database import (
+    Database,
+    Regions,
+    book,
+    configure_slot_calendars,
+    pgbouncer,
+    rows_written,
+)
 from bench.meters import CONNECTIONS, mib, run_ceiling, run_wrk, settle, worker_rss
 from config import settings_from_env
 from tools import live
@@ -145,6 +152,7 @@ class Run:
         if first and step % CONNECTIONS:  # update.lua gives each wrk thread ids of its own
             raise BenchError(f"the book size {step} is not a multiple of {CONNECTIONS}")
         self.ceiling(step, stored)
+        configure_slot_calendars(self.db, plan.SLOT_CALENDARS, plan.SLOT_SETTINGS)
         for scenario in plan.SCENARIOS:
             if first or not scenario.first_size_only:
                 self.scenario(step, stored, scenario)

@@ -11,11 +11,23 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 CHECKS = {
-    "overlapping active appointments in one calendar": """
+    "overlapping blocking ranges (active or held) in one calendar": """
         SELECT a.id, b.id FROM appointments a JOIN appointments b
           ON a.calendar = b.calendar AND a.id < b.id
          AND tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(b.starts_at, b.ends_at, '[)')
-         WHERE a.status = 'active' AND b.status = 'active'
+         WHERE a.status IN ('active', 'held') AND b.status IN ('active', 'held')
+    """,
+    "an expiry not recorded at its hold's expiresAt, by expiry": """
+        SELECT v.appointment_id, v.version FROM appointment_versions v
+          JOIN appointment_versions h
+            ON h.appointment_id = v.appointment_id AND h.version = v.version - 1
+         WHERE v.status = 'expired'
+           AND (h.status <> 'held' OR v.recorded_at <> h.expires_at
+                OR v.expires_at <> h.expires_at OR v.recorded_by IS DISTINCT FROM 'expiry')
+    """,
+    "a hold's version current after its expiry": """
+        SELECT appointment_id, version FROM appointment_versions
+         WHERE status = 'held' AND (expires_at IS NULL OR superseded_at > expires_at)
     """,
     "history versions not exactly 1..version": """
         SELECT a.id FROM appointments a
@@ -27,9 +39,11 @@ CHECKS = {
     "current row differs from its last version": """
         SELECT a.id FROM appointments a
           JOIN appointment_versions v ON v.appointment_id = a.id AND v.version = a.version
-         WHERE (a.calendar, a.starts_at, a.ends_at, a.created_at, a.updated_at, a.status)
+         WHERE (a.calendar, a.starts_at, a.ends_at, a.created_at, a.updated_at, a.status,
+                a.expires_at)
                IS DISTINCT FROM
-               (v.calendar, v.starts_at, v.ends_at, v.created_at, v.updated_at, v.status)
+               (v.calendar, v.starts_at, v.ends_at, v.created_at, v.updated_at, v.status,
+                v.expires_at)
     """,
     "history not a gapless sequence of validity periods": """
         SELECT v.appointment_id, v.version FROM appointment_versions v

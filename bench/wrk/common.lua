@@ -93,11 +93,13 @@ function bench.get(path)
   return wrk.format("GET", path, headers())
 end
 
--- POST /appointments; times are Unix epoch seconds.
+-- POST /appointments; times are Unix epoch seconds. With `held=1` (the hold row), a hold.
 function bench.post(id, calendar, start, stop, created, updated)
+  local hold = bench.arg.held and ', "status": "held", "holdFor": 900' or ""
   local body = string.format(
-    '{"id": %d, "calendar": "%s", "start": "%s", "end": "%s", "createdAt": "%s", "updatedAt": "%s"}',
-    id, calendar, bench.minute(start), bench.minute(stop), bench.iso(created), bench.iso(updated))
+    '{"id": %d, "calendar": "%s", "start": "%s", "end": "%s", "createdAt": "%s", "updatedAt": "%s"%s}',
+    id, calendar, bench.minute(start), bench.minute(stop), bench.iso(created), bench.iso(updated),
+    hold)
   return wrk.format("POST", "/appointments", headers(JSON), body)
 end
 
