@@ -7,6 +7,9 @@ from .appointment_version_out import AppointmentVersionOut
 from .appointment_version_out_status import AppointmentVersionOutStatus
 from .availability_out import AvailabilityOut
 from .busy_out import BusyOut
+from .calendar_settings import CalendarSettings
+from .calendar_settings_hours_type_0 import CalendarSettingsHoursType0
+from .calendar_settings_overrides import CalendarSettingsOverrides
 from .changes_out import ChangesOut
 from .delivery_out import DeliveryOut
 from .delivery_out_type import DeliveryOutType
@@ -23,6 +26,8 @@ from .problem_out_checks import ProblemOutChecks
 from .problem_out_errors import ProblemOutErrors
 from .readiness_out import ReadinessOut
 from .readiness_out_replicas import ReadinessOutReplicas
+from .slot_out import SlotOut
+from .slots_out import SlotsOut
 from .webhook_created_out import WebhookCreatedOut
 from .webhook_created_out_status import WebhookCreatedOutStatus
 from .webhook_in import WebhookIn
@@ -37,6 +42,9 @@ __all__ = (
     "AppointmentVersionOutStatus",
     "AvailabilityOut",
     "BusyOut",
+    "CalendarSettings",
+    "CalendarSettingsHoursType0",
+    "CalendarSettingsOverrides",
     "ChangesOut",
     "DeliveryOut",
     "DeliveryOutType",
@@ -53,6 +61,8 @@ __all__ = (
     "ProblemOutErrors",
     "ReadinessOut",
     "ReadinessOutReplicas",
+    "SlotOut",
+    "SlotsOut",
     "WebhookCreatedOut",
     "WebhookCreatedOutStatus",
     "WebhookIn",

@@ -20,6 +20,8 @@ class AvailabilityOut:
     Attributes:
         busy (list[BusyOut]):
         calendar (str):  Example: room-1.
+        closed (list[FreeOut]): Outside the calendar's open time (and not busy); empty for a calendar without hours.
+            Busy, free and closed tile the window.
         free (list[FreeOut]):
         from_ (datetime.datetime):  Example: 2026-12-01T00:00:00.000Z.
         to (datetime.datetime):  Example: 2026-12-02T00:00:00.000Z.
@@ -27,6 +29,7 @@ class AvailabilityOut:
 
     busy: list[BusyOut]
     calendar: str
+    closed: list[FreeOut]
     free: list[FreeOut]
     from_: datetime.datetime
     to: datetime.datetime
@@ -38,6 +41,11 @@ class AvailabilityOut:
             busy.append(busy_item)
 
         calendar = self.calendar
+
+        closed = []
+        for closed_item_data in self.closed:
+            closed_item = closed_item_data.to_dict()
+            closed.append(closed_item)
 
         free = []
         for free_item_data in self.free:
@@ -54,6 +62,7 @@ class AvailabilityOut:
             {
                 "busy": busy,
                 "calendar": calendar,
+                "closed": closed,
                 "free": free,
                 "from": from_,
                 "to": to,
@@ -77,6 +86,13 @@ class AvailabilityOut:
 
         calendar = d.pop("calendar")
 
+        closed = []
+        _closed = d.pop("closed")
+        for closed_item_data in _closed:
+            closed_item = FreeOut.from_dict(closed_item_data)
+
+            closed.append(closed_item)
+
         free = []
         _free = d.pop("free")
         for free_item_data in _free:
@@ -91,6 +107,7 @@ class AvailabilityOut:
         availability_out = cls(
             busy=busy,
             calendar=calendar,
+            closed=closed,
             free=free,
             from_=from_,
             to=to,
