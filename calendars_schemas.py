@@ -206,17 +206,24 @@ class CalendarSettingsSchema(Schema):
         load_default=False,
         metadata={
             "description": "Refuse writes outside open time (409 `outside_hours`) or whose "
-            "range with buffers meets another appointment's (409 `time_range_unavailable`)."
+            "range with buffers meets another appointment's (409 `time_range_unavailable`).",
+            "example": True,
         },
     )
     version = fields.Integer(
         strict=True,
-        metadata={"description": "0 until the first PUT, +1 per PUT. Ignored in a PUT."},
+        metadata={
+            "description": "0 until the first PUT, +1 per PUT. Ignored in a PUT.",
+            "example": 3,
+        },
     )
     updated_at = _ReadOnlyTime(
         data_key="updatedAt",
         allow_none=True,
-        metadata={"description": "When the last PUT was recorded. Ignored in a PUT."},
+        metadata={
+            "description": "When the last PUT was recorded (null before). Ignored in a PUT.",
+            "example": "2027-01-04T10:00:00.000Z",
+        },
     )
 
     @post_load
@@ -333,8 +340,10 @@ class SlotOut(Schema):
 class SlotsOut(Schema):
     """The starts on the grid that at least `required` calendars can take, by start."""
 
-    start = UtcTime(required=True, data_key="from")
-    end = UtcTime(required=True, data_key="to")
+    start = UtcTime(
+        required=True, data_key="from", metadata={"example": "2027-03-01T00:00:00.000Z"}
+    )
+    end = UtcTime(required=True, data_key="to", metadata={"example": "2027-03-08T00:00:00.000Z"})
     duration = fields.Integer(required=True, metadata={"example": 30})
     interval = fields.Integer(required=True, metadata={"example": 15})
     time_zone = fields.String(required=True, data_key="timeZone", metadata=_ZONE_DOC)

@@ -239,7 +239,8 @@ _NOW_STATUS = {
 _STATUS = "status = %(status)s"
 _AS_OF_STATUS = {LIVE: f"status IN ('{ACTIVE}', '{HELD}')"}
 # The book as it was at %(at)s: the versions current then (one GiST-indexed containment), and
-# the expiry not yet recorded of each hold that had lapsed by then, as it will be recorded.
+# the expiry not yet recorded of each hold that had lapsed by then, as it will be recorded (a
+# future %(at)s sees a live hold's expiry ahead, as it will be).
 _AS_OF = f"""
     SELECT * FROM (
         SELECT appointment_id AS id, calendar, starts_at, ends_at, created_at, updated_at,
@@ -248,7 +249,7 @@ _AS_OF = f"""
         UNION ALL
         SELECT id, calendar, starts_at, ends_at, created_at, updated_at, version + 1,
                '{EXPIRED}', expires_at
-          FROM appointments WHERE {LAPSED} AND expires_at <= %(at)s
+          FROM appointments WHERE status = '{HELD}' AND expires_at <= %(at)s
     ) AS book"""
 
 

@@ -16,6 +16,7 @@ from schemathesis.config import PositiveDataAcceptanceConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from calendars_schemas import CalendarSettingsSchema, SlotsQuery
+from config import settings_from_env
 from formats import decode_cursor, parse_time
 from schemas import AvailabilityQuery
 from webhooks_urls import UrlPolicy, UrlRefused, check_url
@@ -102,6 +103,11 @@ def by_design(case) -> str | None:
             check_url(body["url"], UrlPolicy())
         except UrlRefused:
             return "a webhook URL that this deployment's URL policy refuses"
+    if "holdFor" in body and body.get("status", "active") != "held":
+        return "holdFor belongs to a hold (status held) only"
+    hold_for = body.get("holdFor")
+    if isinstance(hold_for, int) and hold_for > settings_from_env()["HOLD_MAX_S"]:
+        return "a hold lasts at most HOLD_MAX_S, the deployment's choice"
     if case.method == "PUT" and case.path.startswith("/calendars/"):
         # What a day's intervals may be (none empty, none overlapping), which strings are
         # dates and which names are zones: beyond JSON Schema 3.0 (no propertyNames).
