@@ -1,6 +1,7 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .appointment_in import AppointmentIn
+from .appointment_in_status import AppointmentInStatus
 from .appointment_out import AppointmentOut
 from .appointment_out_status import AppointmentOutStatus
 from .appointment_version_out import AppointmentVersionOut
@@ -36,6 +37,7 @@ from .webhook_out_status import WebhookOutStatus
 
 __all__ = (
     "AppointmentIn",
+    "AppointmentInStatus",
     "AppointmentOut",
     "AppointmentOutStatus",
     "AppointmentVersionOut",

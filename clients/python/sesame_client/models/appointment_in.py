@@ -5,6 +5,7 @@ from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.appointment_in_status import AppointmentInStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AppointmentIn")
@@ -21,6 +22,11 @@ class AppointmentIn:
         updated_at (str): The client's own time of this change: the latest one wins. Example: 2026-11-26T08:00:00Z.
         calendar (str | Unset): The calendar the appointment books: a room, a person, a chair. Overlaps are refused
             within one calendar only. Default: 'default'. Example: room-1.
+        hold_for (int | Unset): With `status: held`: seconds the hold lasts, from when the server records it (1 to
+            HOLD_MAX_S, 900 by default; default HOLD_DEFAULT_S, 300). Example: 300.
+        status (AppointmentInStatus | Unset): `active` (default): a booking. `held`: a hold, which keeps the range for
+            `holdFor` seconds, then expires by itself; confirm it by sending it again as `active`. Default:
+            AppointmentInStatus.ACTIVE. Example: active.
     """
 
     created_at: str
@@ -29,6 +35,8 @@ class AppointmentIn:
     start: str
     updated_at: str
     calendar: str | Unset = "default"
+    hold_for: int | Unset = UNSET
+    status: AppointmentInStatus | Unset = AppointmentInStatus.ACTIVE
 
     def to_dict(self) -> dict[str, Any]:
         created_at = self.created_at
@@ -44,6 +52,12 @@ class AppointmentIn:
 
         calendar = self.calendar
 
+        hold_for = self.hold_for
+
+        status: str | Unset = UNSET
+        if not isinstance(self.status, Unset):
+            status = self.status.value
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -57,6 +71,10 @@ class AppointmentIn:
         )
         if calendar is not UNSET:
             field_dict["calendar"] = calendar
+        if hold_for is not UNSET:
+            field_dict["holdFor"] = hold_for
+        if status is not UNSET:
+            field_dict["status"] = status
 
         return field_dict
 
@@ -78,6 +96,15 @@ class AppointmentIn:
 
         calendar = d.pop("calendar", UNSET)
 
+        hold_for = d.pop("holdFor", UNSET)
+
+        _status = d.pop("status", UNSET)
+        status: AppointmentInStatus | Unset
+        if isinstance(_status, Unset):
+            status = UNSET
+        else:
+            status = AppointmentInStatus(_status)
+
         appointment_in = cls(
             created_at=created_at,
             end=end,
@@ -85,6 +112,8 @@ class AppointmentIn:
             start=start,
             updated_at=updated_at,
             calendar=calendar,
+            hold_for=hold_for,
+            status=status,
         )
 
         return appointment_in

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 
 from ..models.appointment_out_status import AppointmentOutStatus
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AppointmentOut")
 
@@ -20,9 +21,12 @@ class AppointmentOut:
         end (datetime.datetime):  Example: 2026-12-01T09:30:00.000Z.
         id (int):  Example: 42.
         start (datetime.datetime):  Example: 2026-12-01T09:00:00.000Z.
-        status (AppointmentOutStatus): `active`, or `cancelled` (the slot is free). Example: active.
+        status (AppointmentOutStatus): `active`; `cancelled` (the slot is free); `held` (kept until `expiresAt`);
+            `expired` (a hold that ran out: the slot is free). Example: active.
         updated_at (datetime.datetime):  Example: 2026-11-26T08:00:00.000Z.
         version (int): 1 on creation, +1 per change.
+        expires_at (datetime.datetime | Unset): Holds only: when the hold stops keeping its range (server time).
+            Example: 2026-11-26T08:05:00.000Z.
     """
 
     calendar: str
@@ -33,6 +37,7 @@ class AppointmentOut:
     status: AppointmentOutStatus
     updated_at: datetime.datetime
     version: int
+    expires_at: datetime.datetime | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         calendar = self.calendar
@@ -51,6 +56,10 @@ class AppointmentOut:
 
         version = self.version
 
+        expires_at: str | Unset = UNSET
+        if not isinstance(self.expires_at, Unset):
+            expires_at = self.expires_at.isoformat()
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -65,6 +74,8 @@ class AppointmentOut:
                 "version": version,
             }
         )
+        if expires_at is not UNSET:
+            field_dict["expiresAt"] = expires_at
 
         return field_dict
 
@@ -87,6 +98,13 @@ class AppointmentOut:
 
         version = d.pop("version")
 
+        _expires_at = d.pop("expiresAt", UNSET)
+        expires_at: datetime.datetime | Unset
+        if isinstance(_expires_at, Unset):
+            expires_at = UNSET
+        else:
+            expires_at = datetime.datetime.fromisoformat(_expires_at)
+
         appointment_out = cls(
             calendar=calendar,
             created_at=created_at,
@@ -96,6 +114,7 @@ class AppointmentOut:
             status=status,
             updated_at=updated_at,
             version=version,
+            expires_at=expires_at,
         )
 
         return appointment_out

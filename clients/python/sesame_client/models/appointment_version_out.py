@@ -7,6 +7,7 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 
 from ..models.appointment_version_out_status import AppointmentVersionOutStatus
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AppointmentVersionOut")
 
@@ -23,9 +24,12 @@ class AppointmentVersionOut:
         recorded_by (None | str): The name of the API key that wrote this version; null when the API was open (no keys).
             Example: clinic-a.
         start (datetime.datetime):  Example: 2026-12-01T09:00:00.000Z.
-        status (AppointmentVersionOutStatus): `active`, or `cancelled` (the slot is free). Example: active.
+        status (AppointmentVersionOutStatus): `active`; `cancelled` (the slot is free); `held` (kept until `expiresAt`);
+            `expired` (a hold that ran out: the slot is free). Example: active.
         updated_at (datetime.datetime):  Example: 2026-11-26T08:00:00.000Z.
         version (int): 1 on creation, +1 per change.
+        expires_at (datetime.datetime | Unset): Holds only: when the hold stops keeping its range (server time).
+            Example: 2026-11-26T08:05:00.000Z.
     """
 
     calendar: str
@@ -38,6 +42,7 @@ class AppointmentVersionOut:
     status: AppointmentVersionOutStatus
     updated_at: datetime.datetime
     version: int
+    expires_at: datetime.datetime | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         calendar = self.calendar
@@ -61,6 +66,10 @@ class AppointmentVersionOut:
 
         version = self.version
 
+        expires_at: str | Unset = UNSET
+        if not isinstance(self.expires_at, Unset):
+            expires_at = self.expires_at.isoformat()
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -77,6 +86,8 @@ class AppointmentVersionOut:
                 "version": version,
             }
         )
+        if expires_at is not UNSET:
+            field_dict["expiresAt"] = expires_at
 
         return field_dict
 
@@ -108,6 +119,13 @@ class AppointmentVersionOut:
 
         version = d.pop("version")
 
+        _expires_at = d.pop("expiresAt", UNSET)
+        expires_at: datetime.datetime | Unset
+        if isinstance(_expires_at, Unset):
+            expires_at = UNSET
+        else:
+            expires_at = datetime.datetime.fromisoformat(_expires_at)
+
         appointment_version_out = cls(
             calendar=calendar,
             created_at=created_at,
@@ -119,6 +137,7 @@ class AppointmentVersionOut:
             status=status,
             updated_at=updated_at,
             version=version,
+            expires_at=expires_at,
         )
 
         return appointment_version_out

@@ -23,7 +23,7 @@ class CalendarSettings:
         buffer_before (int | Unset): Minutes kept free before each appointment (0-1440). Default: 0. Example: 0.
         calendar (str | Unset): The path's calendar. Ignored in a PUT. Example: dr-lee.
         enforce (bool | Unset): Refuse writes outside open time (409 `outside_hours`) or whose range with buffers meets
-            another appointment's (409 `time_range_unavailable`). Default: False.
+            another appointment's (409 `time_range_unavailable`). Default: False. Example: True.
         horizon (int | Unset): Slots start less than this many days from now. Default: 365. Example: 60.
         hours (CalendarSettingsHoursType0 | None | Unset): Weekly open hours, local to `timeZone`: weekday to intervals.
             A weekday left out is closed; null (the default) is open at all times. Example: {'fri': [['22:00', '02:00']],
@@ -33,8 +33,9 @@ class CalendarSettings:
             weekly ones; `[]` closes the day. At most 1000 dates. Example: {'2027-12-24': [['09:00', '12:00']],
             '2027-12-25': []}.
         time_zone (str | Unset): An IANA time zone name. Default: 'UTC'. Example: America/New_York.
-        updated_at (None | str | Unset): When the last PUT was recorded. Ignored in a PUT.
-        version (int | Unset): 0 until the first PUT, +1 per PUT. Ignored in a PUT.
+        updated_at (None | str | Unset): When the last PUT was recorded (null before). Ignored in a PUT. Example:
+            2027-01-04T10:00:00.000Z.
+        version (int | Unset): 0 until the first PUT, +1 per PUT. Ignored in a PUT. Example: 3.
     """
 
     buffer_after: int | Unset = 0

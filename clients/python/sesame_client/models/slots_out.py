@@ -18,12 +18,12 @@ class SlotsOut:
     """
     Attributes:
         duration (int):  Example: 30.
-        from_ (datetime.datetime):
+        from_ (datetime.datetime):  Example: 2027-03-01T00:00:00.000Z.
         interval (int):  Example: 15.
         required (int):  Example: 1.
         slots (list[SlotOut]):
         time_zone (str): An IANA time zone name. Example: America/New_York.
-        to (datetime.datetime):
+        to (datetime.datetime):  Example: 2027-03-08T00:00:00.000Z.
     """
 
     duration: int
