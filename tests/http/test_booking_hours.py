@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers import assert_error, put
 from tests.slot_reference import (
+    DEFAULTS,
     WEEKDAYS,
     Booked,
     candidates,
@@ -317,16 +318,7 @@ def test_a_calendar_never_put_is_open_always_in_slots(client):
 # -- The settings API ---------------------------------------------------------------------------
 
 
-DEFAULT_SETTINGS = {
-    "timeZone": "UTC",
-    "hours": None,
-    "overrides": {},
-    "bufferBefore": 0,
-    "bufferAfter": 0,
-    "minimumNotice": 0,
-    "horizon": 365,
-    "enforce": False,
-}
+DEFAULT_SETTINGS = DEFAULTS  # what a calendar never PUT answers, and what PUT omits
 FULL = {
     "timeZone": NY,
     "hours": {"mon": [["09:00", "12:00"], ["13:00", "17:00"]], "fri": [["22:00", "02:00"]]},
