@@ -7,9 +7,10 @@ these schemas reaches services.py and queries.py as domain.py's `CalendarSetting
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 import localtime
@@ -20,7 +21,9 @@ from domain import (
     CalendarSettings,
     ClockInterval,
     SlotQuery,
+    Slots,
 )
+from formats import format_time
 from schemas import ClientTime, QueryInteger, UtcTime, validate_calendar
 
 _NAME_PATTERN = f"^{CALENDAR_NAME.pattern}$"
@@ -349,3 +352,27 @@ class SlotsOut(Schema):
     time_zone = fields.String(required=True, data_key="timeZone", metadata=_ZONE_DOC)
     required = fields.Integer(required=True, metadata={"example": 1})
     slots = fields.List(fields.Nested(SlotOut), required=True)
+
+
+def slots_json(answer: Slots) -> bytes:
+    """`answer` as SlotsOut dumps it, built directly: a month of slots is thousands of times,
+    and marshmallow's dump of them cost more than finding them (a test holds the two equal)."""
+    return orjson.dumps(
+        {
+            "duration": answer.duration,
+            "from": format_time(answer.start),
+            "interval": answer.interval,
+            "required": answer.required,
+            "slots": [
+                {"calendars": slot.calendars, "end": _utc(slot.end), "start": _utc(slot.start)}
+                for slot in answer.slots
+            ],
+            "timeZone": answer.time_zone,
+            "to": format_time(answer.end),
+        }
+    )
+
+
+def _utc(moment: datetime) -> str:
+    """format_time for the UTC instants slots.py makes, at a tenth of its cost."""
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

@@ -7,6 +7,8 @@ services.py (the PUT) or queries.py (reads) and returns; domain errors leave thr
 from dataclasses import replace
 from typing import Any
 
+from flask import Response
+
 import queries
 import replicas
 import services
@@ -16,6 +18,7 @@ from calendars_schemas import (
     CalendarSettingsSchema,
     SlotsOut,
     SlotsQuery,
+    slots_json,
 )
 from database import db
 from domain import CalendarSettings, SlotQuery
@@ -85,4 +88,5 @@ def get_slots(query: SlotQuery) -> Any:
     """The starts on the local wall-clock grid of `timeZone` that fit the calendars' hours,
     notice, horizon and buffers and meet no appointment. On a calendar that enforces its
     hours, booking an offered slot succeeds unless something was booked in between."""
-    return replicas.read(queries.slots, query, access())
+    answer = replicas.read(queries.slots, query, access())
+    return Response(slots_json(answer), mimetype="application/json")

@@ -118,18 +118,46 @@ def grid(start: datetime, end: datetime, interval: int, time_zone: str) -> list[
     """The instants in [start, end) whose wall-clock reading in `time_zone` is HH:MM:00 with
     HH * 60 + MM a multiple of `interval` (which divides 1440), in order.
 
-    Each candidate reading is tried with both folds and kept where it reads back the same:
-    a reading in a DST gap never does, a repeated one does twice (two instants)."""
+    On a local date whose offset is the same at its start, its middle and its end (nearly
+    every date), the candidates are a plain progression from its midnight. On a date with a
+    change, each reading is tried with both folds and kept where it reads back the same: a
+    reading in a DST gap never does, a repeated one does twice (two instants)."""
     tz = zone(time_zone)
-    found: set[datetime] = set()
+    step = timedelta(minutes=interval)
+    found: list[datetime] = []
     for day in _local_dates(start, end + ONE_DAY, tz):
-        for minutes in range(0, MINUTES_A_DAY, interval):
-            reading = datetime.combine(day, time(minutes // 60, minutes % 60))
-            for fold in (0, 1):
-                moment = reading.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-                if start <= moment < end and moment.astimezone(tz).replace(tzinfo=None) == reading:
-                    found.add(moment)
-    return sorted(found)
+        midnight = datetime.combine(day, time())
+        offset = midnight.replace(tzinfo=tz).utcoffset()
+        if offset is None or any(
+            (midnight + hours).replace(tzinfo=tz).utcoffset() != offset
+            for hours in (_NOON, ONE_DAY)
+        ):
+            found.extend(_readings(day, interval, tz, start, end))
+            continue
+        first = (midnight - offset).replace(tzinfo=UTC)
+        found.extend(
+            moment
+            for moment in (first + step * k for k in range(MINUTES_A_DAY // interval))
+            if start <= moment < end
+        )
+    return sorted(set(found))
+
+
+_NOON = timedelta(hours=12)
+
+
+def _readings(
+    day: date, interval: int, tz: ZoneInfo, start: datetime, end: datetime
+) -> list[datetime]:
+    """A date's candidates one reading at a time, both folds each (for a date with a change)."""
+    found = []
+    for minutes in range(0, MINUTES_A_DAY, interval):
+        reading = datetime.combine(day, time(minutes // 60, minutes % 60))
+        for fold in (0, 1):
+            moment = reading.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+            if start <= moment < end and moment.astimezone(tz).replace(tzinfo=None) == reading:
+                found.append(moment)
+    return found
 
 
 # The stored and the wire form of hours: weekday (or ISO date) -> [["HH:MM", "HH:MM"], ...].

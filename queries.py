@@ -41,7 +41,6 @@ from domain import (
     ChangesPage,
     FeedPosition,
     Forbidden,
-    Interval,
     NotFound,
     RecordedVersion,
     SlotQuery,
@@ -392,14 +391,20 @@ def list_calendars(engine: Engine, access: Access = FULL_ACCESS) -> list[Calenda
     return [settings_from_row(row) for row in rows]
 
 
-# Each calendar's active appointments that can block a start in the window: a blocked range
-# reaches at most both buffers (2 x 1440 minutes) beyond the appointment.
-_WIDEST_GAP = timedelta(minutes=2 * 1440)
-_BOOKED_NEAR = (
-    "SELECT calendar, starts_at AS start, ends_at AS end FROM appointments"
-    f" WHERE calendar = ANY(%(calendars)s) AND {BLOCKING_NOW}"
-    f" AND {OVERLAPS_WITHIN_GAP} ORDER BY starts_at"
-)
+# Each calendar's blocked time near the window: what keeps its range now, widened by both of
+# the calendar's buffers (its `gap`, the write path's OVERLAPS_WITHIN_GAP) and merged into one
+# multirange by PostgreSQL, so a fully booked week is one row, not hundreds.
+_BLOCKED = f"""
+    SELECT n.name AS calendar,
+           (SELECT range_agg(tstzrange(starts_at - g.gap, ends_at + g.gap, '[)'))
+              FROM appointments
+             WHERE calendar = n.name AND {BLOCKING_NOW}
+               AND {TIME_RANGE} && tstzrange(%(start)s - g.gap, %(end)s + g.gap, '[)')) AS blocked
+      FROM unnest(%(calendars)s::text[]) AS n(name)
+     CROSS JOIN LATERAL (
+        SELECT coalesce((SELECT make_interval(mins => buffer_before + buffer_after)
+                           FROM calendars WHERE name = n.name), interval '0') AS gap) AS g
+    """
 _SETTINGS_OF_ALL = f"SELECT {SETTINGS_COLUMNS} FROM calendars WHERE name = ANY(%(calendars)s)"
 # The instant the statements of one round trip share (the receipt of its message): the one
 # clock of a slot answer, for notice, horizon and which holds still block.
@@ -408,26 +413,22 @@ _NOW = "SELECT statement_timestamp() AS now"
 
 def slots(engine: Engine, query: SlotQuery, access: Access = FULL_ACCESS) -> Slots:
     """The starts of `query.duration` free on at least `query.required` of its calendars
-    (slots.py), by the settings, the active appointments and the clock of one round trip."""
+    (slots.py), by the settings, the blocked time and the clock of one round trip."""
     if not all(access.opens(calendar) for calendar in query.calendars):
         raise Forbidden()
-    params = {
-        "calendars": list(query.calendars),
-        "start": query.start,
-        "end": query.end,
-        "gap": _WIDEST_GAP,
-    }
-
+    params = {"calendars": list(query.calendars), "start": query.start, "end": query.end}
     results = database.execute(
-        engine, {"settings": _SETTINGS_OF_ALL, "booked": _BOOKED_NEAR, "clock": _NOW}, params
+        engine, {"settings": _SETTINGS_OF_ALL, "blocked": _BLOCKED, "clock": _NOW}, params
     )
-    now, booked_rows = results["clock"][0]["now"], results["booked"]
     stored = {row["calendar"]: settings_from_row(row) for row in results["settings"]}
     settings = [stored.get(name) or CalendarSettings(name) for name in query.calendars]
-    booked: dict[str, list[Interval]] = {}
-    for row in booked_rows:
-        booked.setdefault(row["calendar"], []).append(Interval(row["start"], row["end"]))
-    return offer(query, settings, booked, now)
+    blocked = {
+        row["calendar"]: [
+            (span.lower.timestamp(), span.upper.timestamp()) for span in row["blocked"] or ()
+        ]
+        for row in results["blocked"]
+    }
+    return offer(query, settings, blocked, results["clock"][0]["now"])
 
 
 def schema_revision(engine: Engine) -> str | None:
