@@ -204,7 +204,7 @@ def _rate_limit(env: Mapping[str, str]) -> str | None:
         parse_many(raw)
     except ValueError:
         raise ConfigError(
-            f"RATE_LIMIT must be flask-limiter syntax such as '100 per minute', not {raw!r}"
+            f"RATE_LIMIT must be the limits library's syntax, such as '100 per minute', not {raw!r}"
         ) from None
     return raw
 

@@ -5,6 +5,15 @@ X-Forwarded-For that is not a trusted proxy. Off unless RATE_LIMIT is set; the o
 (auth.py) are never limited. Over the limit: errors.py's `rate_limited` answer, with
 `Retry-After` when the window frees a request. Never trusts X-Forwarded-For from a peer that is
 not a proxy.
+
+Counted with the `limits` library's sliding-window counter in RATE_LIMIT_STORAGE_URI: per
+limit, a count for the current window and one for the previous, the previous weighted by how
+much of it still overlaps the last window's length (docs/operations.md says what that means
+for bursts). One round trip to the storage counts a request (a script that checks and counts
+at once, so workers and hosts never both take the last one); a refused request takes a
+second, to read when the window frees one. The moving window through flask-limiter it
+replaces cost half of a by-id read's throughput (docs/performance.md); most of what is left is
+the round trip itself.
 """
 
 import ipaddress
@@ -13,11 +22,14 @@ import time
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from auth import access, is_open
 from errors import RATE_LIMITED, respond
+
+KEY_PREFIX = "sesame"  # every counter's key starts with it, whatever the storage
 
 
 def client_address() -> str:
@@ -51,27 +63,42 @@ def _rate_key() -> str:
     return f"key:{name}" if name else f"addr:{client_address()}"
 
 
+class Budget:
+    """RATE_LIMIT's counters in the storage: every request counted as it comes, one round trip
+    (a script that checks and counts at once, so workers and hosts never both take the last
+    one); a refused request takes a second, to read when the window frees one."""
+
+    def __init__(self, rate_limits: list[RateLimitItem], storage_uri: str) -> None:
+        self._counter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self._limits = rate_limits
+
+    def refused(self, key: str) -> tuple[RateLimitItem, int] | None:
+        """Count a request of `key`: None if admitted, else the limit it is over and the
+        whole seconds until that limit admits one more."""
+        for limit in self._limits:
+            if not self._counter.hit(limit, KEY_PREFIX, key):
+                reset_at = self._counter.get_window_stats(limit, KEY_PREFIX, key).reset_time
+                return limit, max(1, math.ceil(reset_at - time.time()))
+        return None
+
+
 def init_app(app: Flask) -> None:
     """Limit every client to RATE_LIMIT across all routes; off unless it is set."""
     if not app.config["RATE_LIMIT"]:
         return
-    limiter = Limiter(
-        _rate_key,
-        app=app,
-        application_limits=[app.config["RATE_LIMIT"]],
-        application_limits_exempt_when=lambda: is_open(request.path),
-        storage_uri=app.config["RATE_LIMIT_STORAGE_URI"],
-        strategy="moving-window",
-        key_prefix="sesame",
-    )
+    budget = Budget(parse_many(app.config["RATE_LIMIT"]), app.config["RATE_LIMIT_STORAGE_URI"])
 
-    # errors.py's row, with what only the limiter knows: the limit and when it resets.
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(error: RateLimitExceeded) -> Response:
-        current = limiter.current_limit
-        wait = current.reset_at - time.time() if current else 1
+    # After auth.py's hook (registered first), which names the key the budget belongs to.
+    @app.before_request
+    def _limit() -> Response | None:
+        if is_open(request.path):
+            return None
+        refused = budget.refused(_rate_key())
+        if refused is None:
+            return None
+        limit, retry_after = refused
         return respond(
             RATE_LIMITED,
-            message=RATE_LIMITED.message.format(limit=error.description),
-            retry_after=max(1, math.ceil(wait)),
+            message=RATE_LIMITED.message.format(limit=limit),
+            retry_after=retry_after,
         )

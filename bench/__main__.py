@@ -23,8 +23,9 @@ At the first size also:
 
 It prints a Markdown table in which every figure is also a ratio to its reference, says for
 each target of plan.py whether it is met, with the figure, and writes the raw figures to
-bench/results/<UTC timestamp>.json (kept out of git, but for the run the docs cite). Durable
-commits stay on.
+bench/results/<UTC timestamp>.json (kept out of git, but for the run the docs cite), and draws
+them beside it as <UTC timestamp>.svg (report.chart), whose path it prints. Durable commits
+stay on.
 
 Settings: BENCH_QUICK=1 or --quick (2 s per scenario, the 10k book only, a 5k-request memory
 run: a smoke test), BENCH_DURATION (s), BENCH_MEMORY_REQUESTS, BENCH_DATABASE_URL,
@@ -136,8 +137,10 @@ def main(argv: list[str]) -> int:
     result["markdown"] = report.markdown(result)
     name = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if config.quick else "")
     path = report.write(result, name)
+    drawn = report.chart(result, path.with_suffix(".svg"))
     print(result["markdown"])
     print(f"\nRaw figures: {path.relative_to(ROOT)} ({result['meta']['seconds']} s in all)")
+    print(f"Chart: {drawn.relative_to(ROOT)}")
     return 0
 
 

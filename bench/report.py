@@ -1,6 +1,8 @@
 """What a run found, for people and for the record: the Markdown table (every figure beside its
-reference), the memory table, each target of plan.py met or not with its figures, and the raw
-JSON in bench/results/.
+reference), the memory table, each target of plan.py met or not with its figures, the raw
+JSON in bench/results/ and, beside it, the same figures drawn as one SVG (`chart`).
+
+`python -m bench.report bench/results/<run>.json` draws an earlier run's chart again.
 """
 
 import contextlib
@@ -8,10 +10,13 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import psutil
+from matplotlib.figure import Figure
 
 from bench import RESULTS, ROOT, plan
 from bench.meters import CONNECTIONS, mib
@@ -203,3 +208,112 @@ def write(result: dict, name: str) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=1, default=str) + "\n")
     return path
+
+
+# The chart ------------------------------------------------------------------------------
+
+REFERENCE_NAMES = {
+    plan.CEILING: "ceiling",
+    plan.FLOOR: "floor",
+    plan.PLAIN: "plain",
+    plan.CREATE: "plain create",
+}
+MET, MISSED, UNTARGETED = "#2e7d32", "#c62828", "#90a4ae"
+
+
+def _rps_target(scenario: str) -> plan.Ratio | None:
+    return next(
+        (
+            t
+            for t in plan.TARGETS
+            if isinstance(t, plan.Ratio) and t.scenario == scenario and t.figure == "rps"
+        ),
+        None,
+    )
+
+
+def _chart_ratio(run: dict, runs: list[dict]) -> tuple[float | None, str, float | None]:
+    """A row's req/s over its reference's: the one its target names (floor, plain create...),
+    else the row's own reference (PgBouncer and feature rows), else the ceiling. With the
+    reference's name and the target's bound, if any."""
+    target = _rps_target(run["scenario"])
+    if target is not None:
+        reference = _reference(runs, run["step"], target.reference)
+        name = REFERENCE_NAMES.get(target.reference, target.reference)
+    elif "reference" in run:
+        reference, name = _find(runs, run["step"], run["reference"]), run["reference_label"]
+    else:
+        reference, name = _find(runs, run["step"], plan.CEILING), "ceiling"
+    ratio = run["rps"] / reference["rps"] if reference and reference["rps"] else None
+    return ratio, name, target.bound if target else None
+
+
+def _p50_bound(run: dict, runs: list[dict]) -> float | None:
+    """The row's p50 target in ms (a bound × its reference's p50), if it has one."""
+    for t in plan.TARGETS:
+        if isinstance(t, plan.Ratio) and t.scenario == run["scenario"] and t.figure == "p50_ms":
+            reference = _reference(runs, run["step"], t.reference)
+            return t.bound * reference["p50_ms"] if reference else None
+    return None
+
+
+def chart(result: dict, path: Path) -> Path:
+    """One SVG of a run (`result`, the JSON `write` saves): a row per scenario and book size,
+    on the left its req/s as a ratio to its ceiling, floor or plain row with its target
+    marked (green met, red missed, grey no target), on the right its p50 and p99 in ms (log
+    scale) with any p50 target marked. Written to `path`, which is returned."""
+    runs = result["runs"]
+    labels = [f"{short(run['step'])}  {run['scenario']}" for run in runs]
+    height = 1.2 + 0.3 * len(runs)
+    figure = Figure(figsize=(15, height), layout="constrained")
+    ratios_ax, latency_ax = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+    rows = range(len(runs))
+    for row, run in zip(rows, runs, strict=True):
+        ratio, name, bound = _chart_ratio(run, runs)
+        if ratio is None:
+            continue
+        color = UNTARGETED if bound is None else MET if ratio >= bound else MISSED
+        ratios_ax.barh(row, ratio, color=color, height=0.7)
+        ratios_ax.annotate(
+            f"{ratio:.2f}× {name}",
+            (ratio, row),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+        if bound is not None:
+            ratios_ax.plot([bound, bound], [row - 0.45, row + 0.45], color="black", lw=1.5)
+        limit = _p50_bound(run, runs)
+        if limit is not None:
+            latency_ax.plot([limit, limit], [row - 0.45, row + 0.45], color="black", lw=1.5)
+    latency_ax.barh([r - 0.18 for r in rows], [r["p50_ms"] for r in runs], height=0.36,
+                    color="#1565c0", label="p50")  # fmt: skip
+    latency_ax.barh([r + 0.18 for r in rows], [r["p99_ms"] for r in runs], height=0.36,
+                    color="#90caf9", label="p99")  # fmt: skip
+    ratios_ax.set_yticks(list(rows), labels, fontsize=7.5)
+    ratios_ax.invert_yaxis()
+    ratios_ax.set_xlabel("req/s as a ratio to the row's reference (black line: the target)")
+    ratios_ax.grid(axis="x", alpha=0.3)
+    ratios_ax.set_xlim(0, max(2.6, ratios_ax.get_xlim()[1] * 1.1))
+    latency_ax.set_xscale("log")
+    latency_ax.set_xlabel("latency, ms (log scale; black line: the p50 target)")
+    latency_ax.grid(axis="x", alpha=0.3, which="both")
+    latency_ax.legend(loc="lower right", fontsize=8)
+    meta = result["meta"]
+    figure.suptitle(
+        f"make bench at {meta['commit']}, {meta['started']}: {meta['machine']['cores']} cores,"
+        f" {meta['config']['workers']} workers, {meta['config']['duration']} s per row",
+        fontsize=10,
+    )
+    # No date or random ids in the file: the same run draws the same bytes.
+    with matplotlib.rc_context({"svg.hashsalt": "sesame"}):
+        figure.savefig(path, format="svg", metadata={"Date": None})
+    return path
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        source = Path(name)
+        drawn = chart(json.loads(source.read_text()), source.with_suffix(".svg"))
+        print(drawn)

@@ -5,10 +5,13 @@ The limits that Flask's client can check (per client address, statement timeout)
 tests/http/test_limits.py."""
 
 import secrets
+import time
 
 import pytest
 import requests
+from limits import parse_many
 
+from ratelimit import Budget
 from tests.live.keys import auth
 from tools.live import gunicorn
 
@@ -48,6 +51,39 @@ def test_rate_limit_holds_across_workers_with_redis(app, environment, redis_url,
         # Per key: another key has its own budget; health and metrics are not limited.
         assert requests.get(f"{server.base}/appointments", headers=auth(other)).status_code == 200
         assert all(requests.get(f"{server.base}/health").status_code == 200 for _ in range(12))
+
+
+def test_a_burst_at_the_end_of_a_window_still_counts_in_the_next(app, environment, redis_url):
+    # The sliding-window counter (docs/operations.md): the previous window's requests weigh
+    # in the current one by how much of it is left, so a second burst right after the first
+    # window gets only part of the limit, where a fixed window would give it all again.
+    key = "rl-" + secrets.token_hex(12)
+    settings = {"API_KEYS": key, "RATE_LIMIT": "20 per 2 seconds"}
+    with gunicorn({**environment, **settings, "RATE_LIMIT_STORAGE_URI": redis_url}) as server:
+
+        def burst() -> list[int]:
+            url = f"{server.base}/appointments/1"
+            return [requests.get(url, headers=auth(key), timeout=10).status_code for _ in range(20)]
+
+        started = time.monotonic()
+        first = burst()
+        time.sleep(max(0.0, started + 2.5 - time.monotonic()))  # a quarter into the next
+        second = burst()
+    assert 429 not in first
+    # About a quarter of the limit (the weight falls as the burst goes on), never all of it.
+    assert 0 < sum(status != 429 for status in second) < 20
+
+
+def test_processes_together_admit_exactly_the_limit(redis_url):
+    # Two processes' counters on one Redis: together they admit exactly the limit, then
+    # refuse, each with a Retry-After within the window.
+    limits, key = parse_many("300 per minute"), "key:" + secrets.token_hex(12)
+    workers = [Budget(limits, redis_url), Budget(limits, redis_url)]
+    answers = [workers[n % 2].refused(key) for n in range(320)]
+    assert sum(answer is None for answer in answers) == 300
+    assert all(answer is not None for answer in answers[300:])
+    limit, retry_after = answers[-1]
+    assert str(limit) == "300 per 1 minute" and 1 <= retry_after <= 60
 
 
 def test_oversized_bodies_answer_413_through_gunicorn(ops):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.live
     [
         (
             {"RATE_LIMIT": "lots"},
-            "RATE_LIMIT must be flask-limiter syntax such as '100 per minute', not 'lots'",
+            "RATE_LIMIT must be the limits library's syntax, such as '100 per minute', not 'lots'",
         ),
         # gunicorn.conf.py's own settings, read before gunicorn starts: the same one line.
         ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY must be an integer >= 1, not 'many'"),
