@@ -116,15 +116,24 @@ def is_open(settings: CalendarSettings, start: datetime, end: datetime) -> bool:
 
 def grid(start: datetime, end: datetime, interval: int, time_zone: str) -> list[datetime]:
     """The instants in [start, end) whose wall-clock reading in `time_zone` is HH:MM:00 with
-    HH * 60 + MM a multiple of `interval` (which divides 1440), in order.
+    HH * 60 + MM a multiple of `interval` (which divides 1440), in order (`grid_seconds`)."""
+    return [
+        datetime.fromtimestamp(moment, UTC)
+        for moment in grid_seconds(start, end, interval, time_zone)
+    ]
+
+
+def grid_seconds(start: datetime, end: datetime, interval: int, time_zone: str) -> list[float]:
+    """`grid` as POSIX seconds, for the slot loop.
 
     On a local date whose offset is the same at its start, its middle and its end (nearly
     every date), the candidates are a plain progression from its midnight. On a date with a
     change, each reading is tried with both folds and kept where it reads back the same: a
     reading in a DST gap never does, a repeated one does twice (two instants)."""
     tz = zone(time_zone)
-    step = timedelta(minutes=interval)
-    found: list[datetime] = []
+    step = interval * 60
+    low, high = start.timestamp(), end.timestamp()
+    found: list[float] = []
     for day in _local_dates(start, end + ONE_DAY, tz):
         midnight = datetime.combine(day, time())
         offset = midnight.replace(tzinfo=tz).utcoffset()
@@ -132,13 +141,13 @@ def grid(start: datetime, end: datetime, interval: int, time_zone: str) -> list[
             (midnight + hours).replace(tzinfo=tz).utcoffset() != offset
             for hours in (_NOON, ONE_DAY)
         ):
-            found.extend(_readings(day, interval, tz, start, end))
+            found.extend(moment.timestamp() for moment in _readings(day, interval, tz, start, end))
             continue
-        first = (midnight - offset).replace(tzinfo=UTC)
+        first = (midnight - offset).replace(tzinfo=UTC).timestamp()
         found.extend(
             moment
             for moment in (first + step * k for k in range(MINUTES_A_DAY // interval))
-            if start <= moment < end
+            if low <= moment < high
         )
     return sorted(set(found))
 

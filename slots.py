@@ -12,7 +12,6 @@ which are exact for the millisecond times the service keeps and several times fa
 datetimes in the loop over a month of candidates.
 """
 
-import bisect
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +29,8 @@ def free_starts(
     now: datetime,
 ) -> list[bool]:
     """For each candidate start (sorted), whether it is free on this calendar; `blocked` are
-    the calendar's appointments widened by both its buffers, merged and sorted."""
+    the calendar's appointments widened by both its buffers, merged and sorted. One pass over
+    the candidates, the open spans and the blocked spans together, all sorted."""
     if not candidates:
         return []
     first = max(candidates[0], (now + timedelta(minutes=settings.minimum_notice)).timestamp())
@@ -44,20 +44,19 @@ def free_starts(
             settings, _instant(first), _instant(min(last, horizon) + duration)
         )
     ]
-    open_starts = [start for start, _ in opened]
-    busy_ends = [end for _, end in blocked]
     answers = []
+    at = busy = 0  # the first open span, and the first blocked span, that end after `start`
     for start in candidates:
-        end = start + duration
         if not first <= start < horizon:
             answers.append(False)
             continue
-        at = bisect.bisect_right(open_starts, start) - 1
-        if at < 0 or opened[at][1] < end:
-            answers.append(False)
-            continue
-        after = bisect.bisect_right(busy_ends, start)  # the first blocked span ending after s
-        answers.append(after == len(blocked) or blocked[after][0] >= end)
+        end = start + duration
+        while at < len(opened) and opened[at][1] <= start:
+            at += 1
+        while busy < len(blocked) and blocked[busy][1] <= start:
+            busy += 1
+        inside = at < len(opened) and opened[at][0] <= start and end <= opened[at][1]
+        answers.append(inside and (busy == len(blocked) or blocked[busy][0] >= end))
     return answers
 
 
@@ -72,19 +71,21 @@ def offer(
     time_zone = query.time_zone or settings[0].time_zone
     required = query.required or len(query.calendars)
     duration = timedelta(minutes=query.duration)
-    starts = localtime.grid(query.start, query.end - duration + _EPSILON, query.interval, time_zone)
-    candidates = [start.timestamp() for start in starts]
     seconds = duration.total_seconds()
+    candidates = localtime.grid_seconds(
+        query.start, query.end - duration + _EPSILON, query.interval, time_zone
+    )
     free = {
         one.calendar: free_starts(one, candidates, seconds, blocked.get(one.calendar, []), now)
         for one in settings
     }
     names = sorted(free)
     slots = []
-    for index, start in enumerate(starts):
+    for index, start in enumerate(candidates):
         open_on = [name for name in names if free[name][index]]
         if len(open_on) >= required:
-            slots.append(Slot(start, start + duration, open_on))
+            begins = _instant(start)
+            slots.append(Slot(begins, begins + duration, open_on))
     return Slots(query.start, query.end, query.duration, query.interval, time_zone, required, slots)
 
 
