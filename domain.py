@@ -5,8 +5,11 @@ gives back (`AppointmentData`, `StoredAppointment`, `SaveResult`), the latest-wi
 (`decide`), the conditions a write can carry (`Precondition`), the outcomes that are not a
 success (`DomainError` and its kinds), what a request may do (`Access`) and which calendar
 names are valid (`CALENDAR_NAME`, `CALENDAR_PATTERN`), what a read is asked and answers
-(`BookQuery`, `ChangesPage`, `Availability`) and the tiling of a window into busy and free
-time (`tile`). How a pattern becomes SQL (LIKE) is database.py's, not the domain's.
+(`BookQuery`, `ChangesPage`, `Availability`, `SlotQuery`, `Slots`), the tiling of a window
+into busy, free and closed time (`tile`, `tile_hours`), the statuses a hold passes through
+(`HELD`, `EXPIRED`) and a calendar's booking hours (`CalendarSettings`; the local-time rules
+that read them are localtime.py's). How a pattern becomes SQL (LIKE) is database.py's, not
+the domain's.
 Imports nothing of the app and nothing beyond the standard library: no Flask, no SQL, no HTTP.
 """
 

@@ -1,9 +1,11 @@
-"""The write transactions: create-or-update and cancel. Knows nothing about Flask or HTTP.
+"""The write transactions: create-or-update (bookings and holds), cancel, a calendar's
+settings, and recording lapsed holds' expiries. Knows nothing about Flask or HTTP.
 
 Every write is one READ COMMITTED transaction that first takes transaction-scoped advisory
 locks (see the lock helpers), then reads, decides and writes. Outcomes that are not a success
-are domain exceptions (`TimeRangeUnavailable`, `StaleUpdate`, `PreconditionFailed`,
-`NotFound`, `Forbidden`, from domain.py) that errors.py maps to status codes. Reads live in
+are domain exceptions (`TimeRangeUnavailable`, `OutsideHours`, `StaleUpdate`,
+`InvalidTransition`, `PreconditionFailed`, `NotFound`, `Forbidden`, from domain.py) that
+errors.py maps to status codes. Reads live in
 `queries.py`, with the SQL both share (the appointment's columns, the overlap condition).
 The exclusion constraint in `models.py` is the backstop: if any code path ever tried to store an
 overlap, PostgreSQL would refuse it and we answer the same conflict. The time spent waiting for
