@@ -313,7 +313,7 @@ def availability(
     params = {"calendar": calendar, "start": start, "end": end}
     results = database.execute(engine, {"booked": _BOOKED, "settings": _SETTINGS}, params)
     booked, settings = results["booked"], results["settings"]
-    hours = settings_from_row(settings[0]) if settings else CalendarSettings(calendar)
+    hours = settings_or_defaults(settings, calendar)
     open_time = None if hours.always_open else localtime.open_time(hours, start, end)
     busy, free, closed = tile_hours(
         start, end, [Busy(**row) for row in booked], min_duration, open_time
@@ -351,6 +351,11 @@ def settings_from_row(row: dict[str, Any]) -> CalendarSettings:
     )
 
 
+def settings_or_defaults(rows: list[dict[str, Any]], calendar: str) -> CalendarSettings:
+    """The settings of `calendar`'s one row, or the defaults of a calendar never configured."""
+    return settings_from_row(rows[0]) if rows else CalendarSettings(calendar)
+
+
 def settings_to_row(settings: CalendarSettings) -> dict[str, Any]:
     """The parameters of a `calendars` row, `hours` and `overrides` as JSON."""
     hours = settings.hours
@@ -378,8 +383,7 @@ def get_calendar(engine: Engine, calendar: str, access: Access = FULL_ACCESS) ->
     """A calendar's settings; the defaults (version 0) for one never configured."""
     if not access.opens(calendar):
         raise Forbidden()
-    rows = read(engine, _SETTINGS, {"calendar": calendar})
-    return settings_from_row(rows[0]) if rows else CalendarSettings(calendar)
+    return settings_or_defaults(read(engine, _SETTINGS, {"calendar": calendar}), calendar)
 
 
 def list_calendars(engine: Engine, access: Access = FULL_ACCESS) -> list[CalendarSettings]:

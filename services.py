@@ -182,7 +182,6 @@ _WRITE_UNLESS_OVERLAP = f"""
           FROM current, stamp
     )
     SELECT array(SELECT id FROM conflicts) AS conflicts,
-           (SELECT changed FROM settings) AS settings_changed,
            EXISTS (SELECT FROM current) AS written, (SELECT expires_at FROM current) AS expires_at
     """
 
@@ -305,8 +304,12 @@ def save_calendar(
         raise Forbidden()
 
     def work(conn: psycopg.Connection, attempt: database.Attempt) -> CalendarSettings:
-        database.round_trip(conn, {}, before=(database.BEGIN, database.timeouts(engine)))
-        current = _lock_calendars_and_read_settings(conn, {settings.calendar}, settings.calendar)
+        current = _lock_calendars_and_read_settings(
+            conn,
+            {settings.calendar},
+            settings.calendar,
+            before=(database.BEGIN, database.timeouts(engine)),
+        )
         precondition.check(current)
         attempt.committing = True
         results = database.round_trip(
@@ -372,27 +375,22 @@ def _lock_and_read(
     LOCK_WAIT.observe(results["lock"][0]["waited"])
     row = results["row"]
     current = StoredAppointment(**row[0]) if row else None
-    return current, _settings(results.get("settings", []), calendar)
+    return current, queries.settings_or_defaults(results.get("settings", []), calendar or "")
 
 
 def _lock_calendars_and_read_settings(
-    conn: psycopg.Connection, calendars: set[str], calendar: str
+    conn: psycopg.Connection, calendars: set[str], calendar: str, before: tuple[str, ...] = ()
 ) -> CalendarSettings:
-    """Take the calendar locks (inside the open transaction), then read `calendar`'s
-    settings, which no PUT can change until the transaction ends."""
+    """Take the calendar locks (in the open transaction, or the one `before` opens), then
+    read `calendar`'s settings, which no PUT can change until the transaction ends."""
     results = database.round_trip(
         conn,
         {"locks": _LOCK_CALENDARS, "settings": _READ_SETTINGS},
         {"space": _CALENDAR_LOCK_SPACE, "names": sorted(calendars), "calendar": calendar},
+        before=before,
     )
     LOCK_WAIT.observe(results["locks"][0]["waited"])
-    return _settings(results["settings"], calendar)
-
-
-def _settings(rows: list[dict], calendar: str | None) -> CalendarSettings:
-    if rows:
-        return queries.settings_from_row(rows[0])
-    return CalendarSettings(calendar or "")
+    return queries.settings_or_defaults(results["settings"], calendar)
 
 
 def _write_and_commit(

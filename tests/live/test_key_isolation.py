@@ -67,7 +67,7 @@ class Book(NamedTuple):
 def book(keyed) -> Book:
     """A's appointments 1 and 2 (2 updated once) and B's 11 and 12 at the same times."""
     with psycopg.connect(embedded_db.libpq_url(keyed.url)) as conn:
-        conn.execute("TRUNCATE appointments, appointment_versions")
+        conn.execute("TRUNCATE appointments, appointment_versions, calendars")
     book = Book(keyed)
     for who, ids, calendar in (("a", (1, 2), "clinic-a-1"), ("b", (11, 12), "clinic-b-1")):
         for number, id in enumerate(ids, start=1):
@@ -307,3 +307,28 @@ def test_webhooks_are_managed_only_by_write_keys_within_their_calendars(book):
         assert (hidden.status_code, hidden.json()["error"]) == (404, "not_found"), path
         assert hidden.json()["message"] == unknown.json()["message"], path
     assert book.call("b", "GET", f"/webhooks/{other}").status_code == 200
+
+
+def test_calendar_settings_and_slots_follow_the_keys_calendars(book):
+    # A read key reads the calendars it opens; a write key also PUTs them; anything else is
+    # 403 forbidden, as for appointments, and the calendar list shows only the key's own.
+    hours = {"timeZone": "Europe/Paris", "hours": {"mon": [["09:00", "12:00"]]}}
+    assert book.call("a", "PUT", "/calendars/clinic-a-1", json=hours).status_code == 200
+    assert book.call("b", "PUT", "/calendars/clinic-b-1", json=hours).status_code == 200
+    for who, method, path in (
+        ("a", "PUT", "/calendars/clinic-b-1"),
+        ("r", "PUT", "/calendars/clinic-a-1"),
+        ("a", "GET", "/calendars/clinic-b-1"),
+        ("r", "GET", "/calendars/clinic-b-1"),
+    ):
+        refused = book.call(who, method, path, json={} if method == "PUT" else None)
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden"), (who, path)
+    assert book.call("r", "GET", "/calendars/clinic-a-1").json()["version"] == 1
+    assert book.call("b", "GET", "/calendars/clinic-b-1").json()["version"] == 1  # unchanged
+    listed = book.call("r", "GET", "/calendars").json()
+    assert [one["calendar"] for one in listed] == ["clinic-a-1"]
+    window = "from=2030-03-04T00:00:00Z&to=2030-03-05T00:00:00Z&duration=30"
+    assert book.call("r", "GET", f"/slots?calendar=clinic-a-1&{window}").status_code == 200
+    for calendars in ("calendar=clinic-b-1", "calendar=clinic-a-1&calendar=clinic-b-1"):
+        refused = book.call("r", "GET", f"/slots?{calendars}&{window}")
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
