@@ -11,8 +11,11 @@ of the book (10k, 100k, 1M appointments, loaded with COPY, not through HTTP):
   each (bench/wrk/): creates, reads (list page, a calendar's day, by id, a page 90% deep by
   offset and by cursor), and at the first size update, conflict and the 80/20 mix.
 
+Rows compared with one another are measured side by side, in bursts taken in turn
+(plan.SIDE_BY_SIDE): among them, at every size, the framework floor (bench/floor.py, a bare
+Flask app under the same gunicorn settings) beside the reads compared with it.
+
 At the first size also:
-- the framework floor: bench/floor.py, a bare Flask app, under the same gunicorn settings;
 - the feature rows: by-id reads with every optional per-request feature off, then API keys,
   the rate limit on Redis, the JSON access log, then all together, each on its own gunicorn;
 - memory: per-worker RSS before and after BENCH_MEMORY_REQUESTS (100k) mixed requests, and
@@ -76,7 +79,6 @@ def measure(run: Run) -> dict:
             loaded = step
             run.size(step, stored)
             if memory is None:
-                run.floor(step, stored)
                 run.features(step, stored)
                 memory = run.memory(step)
                 run.through_pgbouncer(step, stored)

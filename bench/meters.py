@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,11 @@ class CpuMeter:
         return cores
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds a process (and its children) used so far."""
+    return _process_tree_cpu([psutil.Process(pid)])
+
+
 def _process_tree_cpu(roots: list[psutil.Process], exited_too: bool = False) -> float:
     """User + system CPU seconds of the processes and their live children (and, with
     exited_too, of the children that already exited, such as pgbench's backends)."""
@@ -187,7 +193,9 @@ def run_wrk(
 ) -> dict:
     """One wrk run of bench/wrk/<script> with `connections` connections, each driven by a wrk
     thread of its own (bench/wrk/common.lua says why); the figures its done() prints,
-    summarised. `params` reach the script as `key=value` arguments."""
+    summarised, and every latency measured (`latencies_ms`, which `merge` pools and
+    steps.Run.record leaves out of the results). `params` reach the script as `key=value`
+    arguments."""
     threads = connections
     args = [
         "wrk",
@@ -238,6 +246,51 @@ def run_wrk(
         "wrk_output": "\n".join(
             line for line in stdout.splitlines() if not line.startswith("BENCH_LATENCIES_US")
         ),
+        "latencies_ms": latencies_ms,
+    }
+
+
+def merge(bursts: list[dict]) -> dict:
+    """One row from several wrk runs (bursts) of one scenario, as if it were one run: requests,
+    seconds and statuses summed, latencies pooled, CPU averaged over the time, and the spread
+    of connections over workers summed (busiest first in each burst)."""
+    seconds = sum(burst["seconds"] for burst in bursts)
+    requests = sum(burst["requests"] for burst in bursts)
+    latencies = [latency for burst in bursts for latency in burst["latencies_ms"]]
+    statuses: Counter[int] = Counter()
+    for burst in bursts:
+        statuses.update(burst["statuses"])
+    shares = bursts[0]["cpu_cores"].keys()
+    cores = {
+        share: None
+        if any(burst["cpu_cores"][share] is None for burst in bursts)
+        else round(sum(b["cpu_cores"][share] * b["seconds"] for b in bursts) / seconds, 2)
+        for share in shares
+    }
+    widest = max(len(burst["connections_per_worker"]) for burst in bursts)
+    spread = [
+        sum(
+            burst["connections_per_worker"][n]
+            for burst in bursts
+            if n < len(burst["connections_per_worker"])
+        )
+        for n in range(widest)
+    ]
+    return {
+        "script": bursts[0]["script"],
+        "connections": bursts[0]["connections"],
+        "params": bursts[0]["params"],
+        "bursts": len(bursts),
+        "requests": requests,
+        "seconds": seconds,
+        "rps": requests / seconds,
+        **latency_summary(latencies),
+        "statuses": dict(sorted(statuses.items())),
+        "non_2xx": sum(burst["non_2xx"] for burst in bursts),
+        "socket_errors": sum(burst["socket_errors"] for burst in bursts),
+        "cpu_cores": cores,
+        "connections_per_worker": spread,
+        "latencies_ms": latencies,
     }
 
 

@@ -64,6 +64,18 @@ SCENARIOS = (
         first_size_only=True,
     ),
 )
+# Rows whose targets compare them with one another are measured side by side: in turn, BURSTS
+# times round, each burst a BURSTS-th of the duration, each row's bursts merged into one. A
+# ratio between them then compares the same minutes of the machine: measured minutes apart,
+# one scenario's req/s moved by up to 20% on these shared cores (and the floor from 2,250 to
+# 5,094 between runs). By key, "floor" for the framework floor; the first key places the group
+# in SCENARIOS' order. The feature rows are measured in pairs, each beside the plain row.
+BURSTS = 5
+SIDE_BY_SIDE = (
+    ("create", "create_holds"),
+    ("floor", "read_id", "read_list", "mixed"),
+    ("read_day", "slots_one", "slots_five"),
+)
 # The seeded calendars that get booking hours for the slot rows (bench/database.py), at the
 # end of the range so the create rows (cal-0 for "one calendar") keep calendars without them.
 SLOT_CALENDARS = tuple(f"cal-{n}" for n in range(95, 100))
@@ -83,8 +95,8 @@ WEBHOOK_DISPATCHER_SETTINGS = {"WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE
 WEBHOOK_DRAIN_S = 120
 
 # The framework floor: bench/floor.py (a bare Flask app answering a fixed appointment) under
-# the service's own gunicorn.conf.py and defaults, loaded as the by-id read is. Once, at the
-# first size (it has no book).
+# the service's own gunicorn.conf.py and defaults, loaded as the by-id read is. At every size,
+# side by side with the rows compared with it (it has no book; the machine drifts).
 FLOOR_APP = "bench.floor:create_app()"
 FLOOR_SCENARIO = Scenario("floor", FLOOR, "read_id.lua")
 
@@ -102,25 +114,28 @@ ACCESS_LOG_SETTINGS = {"ACCESS_LOG": "on", "LOG_FORMAT": "json"}
 
 @dataclass(frozen=True)
 class Feature:
+    key: str  # for `make profile PROFILE_FEATURE=...`
     name: str
     settings: dict[str, str]
     needs_redis: bool = False
-    # API_KEY as a key in the database (auth.py's per-worker cache), for the run only.
-    database_key: bool = False
 
 
 PLAIN = "read: by id, plain (no access log, keys, limit)"
 ALL_FEATURES = "read: by id, all features together"
 FEATURES = (
-    Feature(PLAIN, PLAIN_SETTINGS),
-    Feature("read: by id + API keys", PLAIN_SETTINGS, database_key=True),
+    Feature("plain", PLAIN, PLAIN_SETTINGS),
+    Feature("keys", "read: by id + API keys", {**PLAIN_SETTINGS, **API_KEYS_SETTINGS}),
     Feature(
+        "rate_limit",
         "read: by id + rate limit on Redis",
         {**PLAIN_SETTINGS, **RATE_LIMIT_SETTINGS},
         needs_redis=True,
     ),
-    Feature("read: by id + JSON access log", {**PLAIN_SETTINGS, **ACCESS_LOG_SETTINGS}),
     Feature(
+        "access_log", "read: by id + JSON access log", {**PLAIN_SETTINGS, **ACCESS_LOG_SETTINGS}
+    ),
+    Feature(
+        "all",
         ALL_FEATURES,
         {**API_KEYS_SETTINGS, **RATE_LIMIT_SETTINGS, **ACCESS_LOG_SETTINGS},
         needs_redis=True,
@@ -141,6 +156,19 @@ POOLED = ("create", "read_list", "mixed")
 # Memory: per-worker RSS before and after this many mixed requests, at the first size.
 MEMORY_REQUESTS = 100_000
 QUICK_MEMORY_REQUESTS = 5_000
+
+
+def side_by_side(key: str) -> tuple[str, ...]:
+    """The keys measured side by side with `key`'s scenario, itself included."""
+    return next((group for group in SIDE_BY_SIDE if key in group), (key,))
+
+
+def feature(key: str) -> Feature:
+    """A feature row by its key."""
+    for found in FEATURES:
+        if found.key == key:
+            return found
+    raise KeyError(key)
 
 
 def scenario(key: str) -> Scenario:

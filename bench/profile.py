@@ -9,7 +9,9 @@ speedscope profile (JSON) under bench/results/, and a short text summary.
 
 py-spy reads other processes' memory: it needs root (or CAP_SYS_PTRACE). Settings:
 PROFILE_SECONDS (default 20), PROFILE_RATE (samples per second per thread, default 100),
-WEB_CONCURRENCY, BENCH_DATABASE_URL.
+PROFILE_GIL=1 (sample only the thread holding the GIL: where CPU goes, waits left out),
+PROFILE_FEATURE (a feature row's key of plan.py: plain, keys, rate_limit, access_log, all; the
+service then runs with that row's settings), WEB_CONCURRENCY, BENCH_DATABASE_URL.
 """
 
 import argparse
@@ -58,9 +60,10 @@ def py_spy() -> str:
 
 
 @contextlib.contextmanager
-def recording(server: LiveServer, outputs: dict[str, Path], rate: int) -> Iterator[None]:
+def recording(server: LiveServer, outputs: dict[str, Path], rate: int, gil: bool) -> Iterator[None]:
     """One py-spy per output format, sampling the master and all its workers until the block
-    ends (then SIGINT: py-spy writes its file and exits)."""
+    ends (then SIGINT: py-spy writes its file and exits); with `gil`, only the thread holding
+    the GIL: where CPU goes, waits left out."""
     recorders = []
     logs = []
     try:
@@ -76,6 +79,7 @@ def recording(server: LiveServer, outputs: dict[str, Path], rate: int) -> Iterat
                 f"--format={fmt}",
                 f"--output={path}",
                 f"--pid={server.process.pid}",
+                *(["--gil"] if gil else []),
             ]
             recorders.append(subprocess.Popen(command, stdout=err, stderr=subprocess.STDOUT))
         time.sleep(1)  # to attach; one that exits at once (no permission) says why
@@ -155,6 +159,9 @@ def main(argv: list[str]) -> int:
     scenario = plan.scenario(key)
     seconds = int(os.environ.get("PROFILE_SECONDS") or 20)
     rate = int(os.environ.get("PROFILE_RATE") or 100)
+    gil = os.environ.get("PROFILE_GIL", "") not in ("", "0")
+    feature_key = os.environ.get("PROFILE_FEATURE")
+    feature = plan.feature(feature_key) if feature_key else None
     config = Config(
         duration=seconds,
         steps=(BOOK,),
@@ -178,11 +185,13 @@ def main(argv: list[str]) -> int:
         ):
             migrate(db)
             stored = grow_book(db, 0, BOOK)
-            with service(db, config, Path(tmp) / "service.log", app=app) as server:
+            settings = feature.settings if feature else {}
+            key = settings.get("API_KEYS", "")
+            with service(db, config, Path(tmp) / "service.log", settings, app=app) as server:
                 run = Run(config, db, server, Path(tmp))
-                params = run.params(scenario, BOOK, server)
+                params = {**run.params(scenario, BOOK, server), **({"key": key} if key else {})}
                 log(f"{scenario.name}: {seconds} s of wrk, py-spy on every worker")
-                with recording(server, outputs, rate):
+                with recording(server, outputs, rate, gil):
                     result = run_wrk(server, db, scenario.script, seconds, **params)
                 run.record(BOOK, stored, scenario.name, result)
     except BenchError as error:

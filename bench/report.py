@@ -65,9 +65,15 @@ def _find(runs: list[dict], step: int, scenario: str) -> dict | None:
     return next((r for r in runs if r["step"] == step and r["scenario"] == scenario), None)
 
 
-def _reference(runs: list[dict], step: int, scenario: str) -> dict | None:
-    """`scenario`'s run at `step`, else its first (the floor is measured once, at one size)."""
-    return _find(runs, step, scenario) or next((r for r in runs if r["scenario"] == scenario), None)
+def _reference(runs: list[dict], run: dict, scenario: str) -> dict | None:
+    """What `run` is compared with as `scenario`: that row's figures over the same minutes if
+    they were measured side by side (steps.Run.side_by_side), else its run at the same size,
+    else its first (older results measured the floor once)."""
+    if scenario in run.get("beside", {}):
+        return run["beside"][scenario]
+    return _find(runs, run["step"], scenario) or next(
+        (r for r in runs if r["scenario"] == scenario), None
+    )
 
 
 def table(runs: list[dict]) -> str:
@@ -79,12 +85,12 @@ def table(runs: list[dict]) -> str:
     for run in runs:
         # The PgBouncer and feature rows: ratios to their own reference row, not the ceiling.
         if "reference" in run:
-            reference = _find(runs, run["step"], run["reference"]) or {}
+            reference = _reference(runs, run, run["reference"]) or {}
             of = f" {run['reference_label']}"
         else:
             reference, of = _find(runs, run["step"], plan.CEILING) or {}, ""
         cells = [f"{run['rps']:.0f}{_ratio(run['rps'], reference.get('rps'), of)}"]
-        floor = _reference(runs, run["step"], plan.FLOOR)
+        floor = _reference(runs, run, plan.FLOOR)
         if run["scenario"] in plan.FLOOR_COMPARED and floor:
             cells.append(f"{run['rps'] / floor['rps']:.2f}×")
         else:
@@ -134,7 +140,7 @@ def judge(target: plan.Target, runs: list[dict], memory: dict, steps: tuple[int,
         for run in runs:
             if run["scenario"] != target.scenario:
                 continue
-            reference = _reference(runs, run["step"], target.reference)
+            reference = _reference(runs, run, target.reference)
             if not reference or not reference[target.figure]:
                 continue
             value, base = run[target.figure], reference[target.figure]
@@ -238,10 +244,10 @@ def _chart_ratio(run: dict, runs: list[dict]) -> tuple[float | None, str, float 
     reference's name and the target's bound, if any."""
     target = _rps_target(run["scenario"])
     if target is not None:
-        reference = _reference(runs, run["step"], target.reference)
+        reference = _reference(runs, run, target.reference)
         name = REFERENCE_NAMES.get(target.reference, target.reference)
     elif "reference" in run:
-        reference, name = _find(runs, run["step"], run["reference"]), run["reference_label"]
+        reference, name = _reference(runs, run, run["reference"]), run["reference_label"]
     else:
         reference, name = _find(runs, run["step"], plan.CEILING), "ceiling"
     ratio = run["rps"] / reference["rps"] if reference and reference["rps"] else None
@@ -252,7 +258,7 @@ def _p50_bound(run: dict, runs: list[dict]) -> float | None:
     """The row's p50 target in ms (a bound × its reference's p50), if it has one."""
     for t in plan.TARGETS:
         if isinstance(t, plan.Ratio) and t.scenario == run["scenario"] and t.figure == "p50_ms":
-            reference = _reference(runs, run["step"], t.reference)
+            reference = _reference(runs, run, t.reference)
             return t.bound * reference["p50_ms"] if reference else None
     return None
 

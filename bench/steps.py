@@ -4,7 +4,6 @@ they are, meters.py measures them, report.py reads them.
 """
 
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import redis
 import requests
 from sqlalchemy import create_engine
@@ -31,7 +29,16 @@ from bench.database import (
     pgbouncer,
     rows_written,
 )
-from bench.meters import CONNECTIONS, mib, run_ceiling, run_wrk, settle, worker_rss
+from bench.meters import (
+    CONNECTIONS,
+    merge,
+    mib,
+    process_cpu_seconds,
+    run_ceiling,
+    run_wrk,
+    settle,
+    worker_rss,
+)
 from config import settings_from_env
 from tools import live
 from tools.live import LiveServer
@@ -105,6 +112,7 @@ class Run:
 
     def record(self, step: int, stored: int, name: str, result: dict) -> dict:
         result = {"step": step, "stored": stored, "scenario": name, **result}
+        result.pop("latencies_ms", None)  # pooled by merge; too many for the results file
         self.runs.append(result)
         log(
             f"{step:>9,} {name:<36} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.1f} ms"
@@ -153,116 +161,209 @@ class Run:
             raise BenchError(f"the book size {step} is not a multiple of {CONNECTIONS}")
         self.ceiling(step, stored)
         configure_slot_calendars(self.db, plan.SLOT_CALENDARS, plan.SLOT_SETTINGS)
+        done: set[str] = set()
         for scenario in plan.SCENARIOS:
-            if first or not scenario.first_size_only:
+            if scenario.key in done or not (first or not scenario.first_size_only):
+                continue
+            group = plan.side_by_side(scenario.key)
+            done.update(group)
+            if len(group) == 1:
                 self.scenario(step, stored, scenario)
+                continue
+            keys = [
+                k for k in group if k == "floor" or first or not plan.scenario(k).first_size_only
+            ]
+            with self.servers(keys) as servers:
+                sides = [Side(plan.scenario(k), servers[k]) for k in keys]
+                for side, result in zip(sides, self.side_by_side(step, sides), strict=True):
+                    self.record(step, stored, side.name, result)
         if first:
             self.webhooks(step, stored)
 
+    @contextlib.contextmanager
+    def servers(self, keys: list[str]) -> Iterator[dict[str, LiveServer]]:
+        """The gunicorn each scenario runs on: the service's, the floor's for "floor"."""
+        if "floor" not in keys:
+            yield dict.fromkeys(keys, self.server)
+            return
+        log("the framework floor: starting gunicorn with bench/floor.py")
+        with service(self.db, self.config, self.log_dir / "floor.log", app=plan.FLOOR_APP) as floor:
+            yield {k: floor if k == "floor" else self.server for k in keys}
+
+    def side_by_side(self, step: int, sides: list["Side"]) -> list[dict]:
+        """`sides` measured in turn, plan.BURSTS times round, each burst a BURSTS-th of the
+        duration; each side's bursts merged into one result, which records the figures the
+        others had over the same minutes (`beside`, by row name: report.py compares a row with
+        those rather than with the row measured elsewhere). Every burst gets fresh params (a
+        region of its own to write in) and its written rows are counted."""
+        rounds = max(1, min(plan.BURSTS, self.config.duration))
+        seconds = max(1, self.config.duration // rounds)
+        bursts: list[list[dict]] = [[] for _ in sides]
+        for _ in range(rounds):
+            for side, done in zip(sides, bursts, strict=True):
+                done.append(self.burst(step, side, seconds))
+        results = []
+        for done in bursts:
+            result = merge(done)
+            result["rows_written"] = sum(burst["rows_written"] for burst in done)
+            results.append(result)
+        for side, result in zip(sides, results, strict=True):
+            result["beside"] = {
+                other.name: figures(other_result)
+                for other, other_result in zip(sides, results, strict=True)
+                if other is not side
+            }
+        return results
+
     def webhooks(self, step: int, stored: int) -> None:
-        """The create row again, on the same gunicorn, with WEBHOOK_SUBSCRIPTIONS active
-        subscriptions to every calendar and a dispatcher delivering to a receiver on loopback;
-        recorded with its ratio to the plain create row. The subscriptions are made through
-        webhooks.py (the measured gunicorn, like production, refuses loopback URLs) and
-        deleted afterwards, so that no later row pays for them."""
-        plain = next(r for r in self.runs if r["step"] == step and r["scenario"] == plan.CREATE)
+        """The create row side by side with itself under WEBHOOK_SUBSCRIPTIONS active
+        subscriptions to every calendar, on the same gunicorn, with a dispatcher delivering to
+        a receiver on loopback. Round by round: a plain burst with no subscription, then the
+        subscriptions made (through webhooks.py: the measured gunicorn, like production,
+        refuses loopback URLs), a webhook burst, its deliveries waited for (untimed: a plain
+        burst must not pay for the backlog), the subscriptions deleted. The row records its
+        ratio to its own plain bursts and the dispatcher's CPU per delivered event."""
+        create = plan.scenario("create")
         settings = settings_from_env({"DATABASE_URL": self.db.url})  # the service's defaults
         engine = database.bind_timeouts(create_engine(self.db.url), settings)
         env = {**os.environ, "DATABASE_URL": self.db.url, **plan.WEBHOOK_DISPATCHER_SETTINGS}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        rounds = max(1, min(plan.BURSTS, self.config.duration))
+        seconds = max(1, self.config.duration // rounds)
+        plain_side = Side(create, self.server, plan.CREATE)
+        webhook_side = Side(create, self.server, plan.CREATE_WEBHOOKS)
+        plain_bursts: list[dict] = []
+        webhook_bursts: list[dict] = []
+        expected = delivered_in_runs = 0
+        waited_s = 0.0
+        dispatcher_log = self.log_dir / "dispatcher.log"
         with (
             live.Receiver(status=204) as receiver,
             contextlib.ExitStack() as stack,
-            open(self.log_dir / "dispatcher.log", "wb") as output,
+            open(dispatcher_log, "wb") as output,
         ):
-            ids = [
-                webhooks.create(
-                    engine, url=f"{receiver.base}/bench-{n}", calendars=["*"], description="bench"
-                ).id
-                for n in range(plan.WEBHOOK_SUBSCRIPTIONS)
-            ]
             stack.callback(engine.dispose)
-            for webhook_id in ids:
-                stack.callback(webhooks.delete, engine, webhook_id)
             dispatcher = subprocess.Popen(
                 live.DISPATCHER, cwd=live.ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
             )
             stack.callback(live.stop, dispatcher)
-            dispatcher_log = self.log_dir / "dispatcher.log"
             live.wait_until(
                 lambda: "webhook dispatcher" in dispatcher_log.read_text(errors="replace"),
                 what="the webhook dispatcher",
                 process=dispatcher,
                 log=dispatcher_log,
             )
-            log(f"{plan.CREATE_WEBHOOKS}: dispatcher up, subscriptions {ids}")
-            run = self.scenario(step, stored, plan.scenario("create"), name=plan.CREATE_WEBHOOKS)
-            delivered_in_run = len(receiver.received)
-            expected = run["rows_written"] * len(ids)
-            started = time.monotonic()
-            with contextlib.suppress(RuntimeError):
-                live.wait_until(
-                    lambda: len(receiver.received) >= expected,
-                    what="webhook deliveries",
-                    timeout=plan.WEBHOOK_DRAIN_S,
-                    process=dispatcher,
-                )
-            run["webhooks"] = {
-                "subscriptions": len(ids),
-                "expected": expected,
-                "delivered_during_run": delivered_in_run,
-                "delivered": len(receiver.received),
-                "caught_up_s": round(time.monotonic() - started, 1),
-            }
-        compare(run, plain, "plain create")
+            dispatcher_cpu = process_cpu_seconds(dispatcher.pid)
+            log(f"{plan.CREATE_WEBHOOKS}: dispatcher up; {rounds} rounds of {seconds} s")
+
+            def caught_up() -> bool:  # every event of every webhook burst so far delivered
+                return len(receiver.received) >= expected
+
+            for _ in range(rounds):
+                plain_bursts.append(self.burst(step, plain_side, seconds))
+                ids = [
+                    webhooks.create(
+                        engine,
+                        url=f"{receiver.base}/bench-{n}",
+                        calendars=["*"],
+                        description="bench",
+                    ).id
+                    for n in range(plan.WEBHOOK_SUBSCRIPTIONS)
+                ]
+                before = len(receiver.received)
+                burst = self.burst(step, webhook_side, seconds)
+                webhook_bursts.append(burst)
+                delivered_in_runs += len(receiver.received) - before
+                expected += burst["rows_written"] * len(ids)
+                started = time.monotonic()
+                with contextlib.suppress(RuntimeError):
+                    live.wait_until(
+                        caught_up,
+                        what="webhook deliveries",
+                        timeout=plan.WEBHOOK_DRAIN_S,
+                        process=dispatcher,
+                    )
+                waited_s += time.monotonic() - started
+                for webhook_id in ids:
+                    webhooks.delete(engine, webhook_id)
+            dispatcher_s = process_cpu_seconds(dispatcher.pid) - dispatcher_cpu
+        delivered = len(receiver.received)
+        plain, run = merge(plain_bursts), merge(webhook_bursts)
+        for result, done in ((plain, plain_bursts), (run, webhook_bursts)):
+            result["rows_written"] = sum(burst["rows_written"] for burst in done)
+        run["beside"] = {plan.CREATE: figures(plain)}
+        run["webhooks"] = {
+            "subscriptions": plan.WEBHOOK_SUBSCRIPTIONS,
+            "expected": expected,
+            "delivered_during_run": delivered_in_runs,
+            "delivered": delivered,
+            "caught_up_s": round(waited_s, 1),
+            "dispatcher_cpu_s": round(dispatcher_s, 2),
+            "dispatcher_cpu_us_per_event": round(dispatcher_s / delivered * 1e6)
+            if delivered
+            else None,
+        }
+        compare(run, {"scenario": plan.CREATE, **figures(plain)}, "plain create")
+        self.record(step, stored, plan.CREATE_WEBHOOKS, run)
         self.note(
-            f"{plan.CREATE_WEBHOOKS}: {run['x_reference']['rps']:.2f}× the plain create row;"
-            f" {delivered_in_run:,} of {expected:,} deliveries made during the run,"
-            f" {run['webhooks']['delivered']:,} within {run['webhooks']['caught_up_s']} s after"
+            f"{plan.CREATE_WEBHOOKS}: {run['x_reference']['rps']:.2f}× its plain bursts"
+            f" ({plain['rps']:.0f} req/s); {delivered_in_runs:,} of {expected:,} deliveries made"
+            f" during the bursts, {delivered:,} after {run['webhooks']['caught_up_s']} s of"
+            f" waiting; the dispatcher used {run['webhooks']['dispatcher_cpu_us_per_event']} µs"
+            " of CPU per delivered event"
         )
-        if run["webhooks"]["delivered"] == 0:
+        if delivered == 0:
             raise BenchError("the webhook row delivered nothing: see dispatcher.log")
 
-    def floor(self, step: int, stored: int) -> None:
-        """bench/floor.py under the same gunicorn settings, loaded as the by-id read is."""
-        log("the framework floor: starting gunicorn with bench/floor.py")
-        with service(
-            self.db, self.config, self.log_dir / "floor.log", app=plan.FLOOR_APP
-        ) as server:
-            self.scenario(step, stored, plan.FLOOR_SCENARIO, server=server)
+    def burst(self, step: int, side: "Side", seconds: int) -> dict:
+        """One wrk run of a side, with fresh params; its written rows counted."""
+        params = {**self.params(side.scenario, step, side.server), **side.extra}
+        result = run_wrk(
+            side.server, self.db, side.scenario.script, seconds, side.connections, **params
+        )
+        result["rows_written"] = rows_written(self.db, params)
+        return result
 
     def features(self, step: int, stored: int) -> None:
-        """By-id reads with every optional per-request feature off, one on, all on; each on a
-        gunicorn of its own. Every row but the plain one records its ratio to the plain one."""
+        """By-id reads with every optional per-request feature off (plain), then each feature
+        row side by side with the plain one (a pair at a time: the database takes 100
+        connections), each on a gunicorn of its own. The plain row is all its bursts merged;
+        every other row records its ratio to the plain bursts of its own pair."""
         by_id = plan.scenario("read_id")
         redis_up = redis_answers(plan.REDIS_URI)
-        plain: dict | None = None
-        for feature in plan.FEATURES:
-            if feature.needs_redis and not redis_up:
-                self.note(f"{feature.name}: skipped, Redis does not answer at {plan.REDIS_URI}")
-                continue
-            key = plan.API_KEY if feature.database_key else feature.settings.get("API_KEYS", "")
-            extra: dict[str, Any] = {"key": key} if key else {}
-            log(f"{feature.name}: starting gunicorn")
-            path = self.log_dir / f"feature-{len(self.runs)}.log"
-            with (
-                database_key(self.db, key if feature.database_key else None),
-                service(self.db, self.config, path, feature.settings) as server,
-            ):
-                check_keys(server, key)
-                run = self.scenario(
-                    step,
-                    stored,
-                    by_id,
-                    server=server,
-                    name=feature.name,
-                    **extra,
-                )
-            run["settings"] = {k: v for k, v in feature.settings.items() if k != "API_KEYS"}
-            if plain is None:
-                plain = run
-            else:
-                compare(run, plain, "plain")
+        plain_feature, *others = plan.FEATURES
+        plain_bursts: list[dict] = []
+        measured: list[tuple[plan.Feature, dict]] = []
+        log(f"{plain_feature.name}: starting gunicorn")
+        with service(
+            self.db, self.config, self.log_dir / "feature-plain.log", plain_feature.settings
+        ) as plain_server:
+            check_keys(plain_server, "")
+            plain = Side(by_id, plain_server, plain_feature.name)
+            for feature in others:
+                if feature.needs_redis and not redis_up:
+                    self.note(f"{feature.name}: skipped, Redis does not answer at {plan.REDIS_URI}")
+                    continue
+                key = feature.settings.get("API_KEYS", "")
+                log(f"{feature.name}: starting gunicorn")
+                path = self.log_dir / f"feature-{feature.key}.log"
+                with service(self.db, self.config, path, feature.settings) as server:
+                    check_keys(server, key)
+                    side = Side(by_id, server, feature.name, {"key": key} if key else {})
+                    beside_plain, run = self.side_by_side(step, [plain, side])
+                plain_bursts.append(beside_plain)
+                run["settings"] = {k: v for k, v in feature.settings.items() if k != "API_KEYS"}
+                measured.append((feature, run))
+        if not plain_bursts:
+            return
+        plain_run = merge_results(plain_bursts)
+        plain_run["settings"] = plain_feature.settings
+        self.record(step, stored, plain_feature.name, plain_run)
+        for feature, run in measured:
+            compare(
+                run, {"scenario": plain_feature.name, **run["beside"][plain_feature.name]}, "plain"
+            )
+            self.record(step, stored, feature.name, run)
 
     def through_pgbouncer(self, step: int, stored: int) -> None:
         """Create, list page and mixed with 64 connections, first straight to the database, then
@@ -347,25 +448,6 @@ class Run:
         return {"requests": sent, "before": before, "after": after, "trajectory": trajectory}
 
 
-@contextlib.contextmanager
-def database_key(db: Database, key: str | None) -> Iterator[None]:
-    """`key` as a read key on every calendar in the database (as `flask keys create` makes
-    one) while the block runs; removed after, so the other rows run on an open API."""
-    if key is None:
-        yield
-        return
-    with psycopg.connect(db.libpq, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO api_keys (name, digest, scope, calendars) VALUES (%s, %s, 'read', %s)",
-            ("bench", hashlib.sha256(key.encode()).digest(), ["*"]),
-        )
-    try:
-        yield
-    finally:
-        with psycopg.connect(db.libpq, autocommit=True) as conn:
-            conn.execute("DELETE FROM api_keys WHERE name = 'bench'")
-
-
 def check_keys(server: LiveServer, key: str) -> None:
     """The feature is really on (or off): with keys, a read without one is refused."""
     without = requests.get(f"{server.base}/appointments/1", timeout=10).status_code
@@ -376,6 +458,34 @@ def check_keys(server: LiveServer, key: str) -> None:
         with_key = requests.get(f"{server.base}/appointments/1", headers=headers, timeout=10)
         if with_key.status_code != 200:
             raise BenchError(f"a read with the bench's key: {with_key.status_code}")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One row of a side-by-side measurement: a scenario on a gunicorn, under a row name."""
+
+    scenario: plan.Scenario
+    server: LiveServer
+    row: str | None = None  # the row's name, if not the scenario's
+    extra: dict[str, Any] = field(default_factory=dict)  # more params for the wrk script
+    connections: int = CONNECTIONS
+
+    @property
+    def name(self) -> str:
+        return self.row or self.scenario.name
+
+
+def figures(result: dict) -> dict[str, float]:
+    """What a row compares with another: its req/s and latencies."""
+    return {key: result[key] for key in RATIOS}
+
+
+def merge_results(results: list[dict]) -> dict:
+    """Merged side-by-side results (each already bursts merged) as one: their bursts pooled."""
+    merged = merge(results)
+    merged["bursts"] = sum(result["bursts"] for result in results)
+    merged["rows_written"] = sum(result["rows_written"] for result in results)
+    return merged
 
 
 def compare(run: dict, reference: dict, label: str) -> None:
