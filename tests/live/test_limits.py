@@ -5,13 +5,14 @@ The limits that Flask's client can check (per client address, statement timeout)
 tests/http/test_limits.py."""
 
 import secrets
+import threading
 import time
 
 import pytest
 import requests
 from limits import parse_many
 
-from ratelimit import Budget
+from ratelimit import LimitsBudget, RedisWindows, budget
 from tests.live.keys import auth
 from tools.live import gunicorn
 
@@ -78,12 +79,71 @@ def test_processes_together_admit_exactly_the_limit(redis_url):
     # Two processes' counters on one Redis: together they admit exactly the limit, then
     # refuse, each with a Retry-After within the window.
     limits, key = parse_many("300 per minute"), "key:" + secrets.token_hex(12)
-    workers = [Budget(limits, redis_url), Budget(limits, redis_url)]
+    workers = [budget(limits, redis_url), budget(limits, redis_url)]
+    assert all(isinstance(worker, RedisWindows) for worker in workers)
     answers = [workers[n % 2].refused(key) for n in range(320)]
     assert sum(answer is None for answer in answers) == 300
     assert all(answer is not None for answer in answers[300:])
     limit, retry_after = answers[-1]
     assert str(limit) == "300 per 1 minute" and 1 <= retry_after <= 60
+
+
+def test_threads_of_one_worker_together_admit_exactly_the_limit(redis_url):
+    # Each request thread counts on a connection of its own: 8 threads at once, one limit.
+    counters, key = budget(parse_many("100 per minute"), redis_url), "key:" + secrets.token_hex(12)
+    answers: list = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        mine = [counters.refused(key) for _ in range(20)]
+        with lock:
+            answers.extend(mine)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 160 and sum(answer is None for answer in answers) == 100
+
+
+def test_the_redis_counter_admits_and_refuses_as_the_limits_library_does(redis_url):
+    # RedisWindows is limits' sliding-window counter in one round trip: the same requests
+    # admitted, the same Retry-After, against limits' own on the same Redis.
+    limits = parse_many("10 per 3 seconds")
+    ours, theirs = RedisWindows(limits, redis_url), LimitsBudget(limits, redis_url)
+    key = "key:" + secrets.token_hex(12)
+    answers = [(ours.refused(key), theirs.refused(key)) for _ in range(14)]
+    assert (
+        [a is None for a, _ in answers]
+        == [b is None for _, b in answers]
+        == [True] * 10 + [False] * 4
+    )
+    assert all(a[1] == b[1] and 1 <= a[1] <= 3 for a, b in answers[10:])
+    # A window later the last one's requests still weigh, fading: some admitted, not all.
+    time.sleep(3.5)
+    later = [(ours.refused(key), theirs.refused(key)) for _ in range(10)]
+    assert [a is None for a, _ in later] == [b is None for _, b in later]
+    assert 0 < sum(a is None for a, _ in later) < 10
+
+
+def test_the_redis_counter_survives_a_flushed_script_cache(redis_url):
+    import redis
+
+    counters, key = budget(parse_many("5 per minute"), redis_url), "key:" + secrets.token_hex(12)
+    assert counters.refused(key) is None
+    redis.Redis.from_url(redis_url).script_flush()  # as a restarted Redis would
+    assert [counters.refused(key) is None for _ in range(5)] == [True] * 4 + [False]
+
+
+def test_an_unreachable_redis_fails_fast_instead_of_hanging():
+    import redis
+
+    counters = budget(parse_many("5 per minute"), "redis://127.0.0.1:1/0")
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        counters.refused("key:x")
+    assert time.monotonic() - started < 5
 
 
 def test_oversized_bodies_answer_413_through_gunicorn(ops):
