@@ -15,12 +15,16 @@ transaction (`webhooks.record_failed`); failing for WEBHOOK_GIVE_UP_S makes it `
 enabled. A crash loses nothing: the cursor is where the last 2xx left it, and the lease runs
 out. A retry carries the same `webhook-id`.
 
-Each request: Standard Webhooks headers and signature, the address checked by `webhooks_urls`
-connected to directly (never resolved twice), a hard deadline of WEBHOOK_TIMEOUT_S for the
-whole exchange, no redirects followed, at most a few KiB of the answer read.
+Each claim sends through a `Channel`: the URL checked and resolved by `webhooks_urls` once,
+that address connected to directly (never resolved twice), one connection kept across the
+claim's events while the receiver keeps it alive. Each request: Standard Webhooks headers and
+signature, a hard deadline of WEBHOOK_TIMEOUT_S for the whole exchange (`Deadlines`), no
+redirects followed, at most a few KiB of the answer read.
 """
 
+import heapq
 import http.client
+import itertools
 import json
 import logging
 import random
@@ -103,6 +107,7 @@ class Dispatcher:
         self.settings = settings
         self.token = uuid.uuid4().hex[:16]
         self.stopping = threading.Event()
+        self.deadlines = Deadlines()
         self._working: dict[int, Future] = {}
 
     def stop(self) -> None:
@@ -168,33 +173,36 @@ class Dispatcher:
         delivered: list[webhooks.Delivered] = []  # since the cursor was last moved
         handed_back_at = time.monotonic() + settings.work_s
         record_at = time.monotonic() + settings.flush_s
-        while not self.stopping.is_set() and time.monotonic() < handed_back_at:
-            batch = webhooks.next_events(self.engine, claimed, after=position, limit=settings.batch)
-            for event in batch.events:
-                if self.stopping.is_set():
-                    break
-                attempt += 1
-                attempted_at = datetime.now(UTC)
-                result = send(claimed.url, claimed.secret, event, settings)
-                if not result.delivered:
-                    self._record(claimed, delivered, position, moved=position > recorded)
-                    self._failed(claimed, event, attempt, result)
-                    return
-                delivered.append(
-                    webhooks.Delivered(event, attempt, result.status or 200, attempted_at)
+        with Channel(claimed.url, claimed.secret, settings, self.deadlines) as channel:
+            while not self.stopping.is_set() and time.monotonic() < handed_back_at:
+                batch = webhooks.next_events(
+                    self.engine, claimed, after=position, limit=settings.batch
                 )
-                position, attempt = (event.txid, event.seq), 0
-                if time.monotonic() >= record_at:
-                    self._record(claimed, delivered, position, moved=True)
+                for event in batch.events:
+                    if self.stopping.is_set():
+                        break
+                    attempt += 1
+                    attempted_at = datetime.now(UTC)
+                    result = channel.send(event)
+                    if not result.delivered:
+                        self._record(claimed, delivered, position, moved=position > recorded)
+                        self._failed(claimed, event, attempt, result)
+                        return
+                    delivered.append(
+                        webhooks.Delivered(event, attempt, result.status or 200, attempted_at)
+                    )
+                    position, attempt = (event.txid, event.seq), 0
+                    if time.monotonic() >= record_at:
+                        self._record(claimed, delivered, position, moved=True)
+                        recorded = position
+                        record_at = time.monotonic() + settings.flush_s
+                else:
+                    position = max(position, batch.end)  # past rows of other calendars, too
+                    if len(batch.events) < settings.batch:
+                        break
+                    self._record(claimed, delivered, position, moved=position > recorded)
                     recorded = position
-                    record_at = time.monotonic() + settings.flush_s
-            else:
-                position = max(position, batch.end)  # past rows of other calendars, too
-                if len(batch.events) < settings.batch:
-                    break
-                self._record(claimed, delivered, position, moved=position > recorded)
-                recorded = position
-        self._record(claimed, delivered, position, moved=position > recorded, release=True)
+            self._record(claimed, delivered, position, moved=position > recorded, release=True)
 
     def _record(
         self,
@@ -258,64 +266,152 @@ def backoff(attempt: int, base_s: float, max_s: float) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
+VERSION_OUT = AppointmentVersionOut()  # built once: a schema instance costs more than a dump
+
+
 def payload(event: webhooks.Event, now: datetime) -> str:
     """The Standard Webhooks body; `data` is the version exactly as GET /changes shows it."""
     body = {
         "type": event.type,
         "timestamp": format_time(now),
-        "data": AppointmentVersionOut().dump(event.version),
+        "data": VERSION_OUT.dump(event.version),
     }
     return json.dumps(body, separators=(",", ":"))
 
 
-def send(url: str, secret: str, event: webhooks.Event, settings: DispatchSettings) -> Result:
-    """One attempt: check and resolve the URL now, sign, POST to the address checked."""
-    try:
-        target = resolve(url, settings.policy)
-    except UrlRefused as refused:
-        return Result(REFUSED, error=f"refused: {refused}")
-    now = datetime.fromtimestamp(int(time.time()), UTC)  # whole seconds, as signed
-    body = payload(event, now)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": event.id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(event.id, now, body),
-    }
-    return post(target, body.encode(), headers, settings.timeout_s)
+class Watch:
+    """One exchange that Deadlines aborts if it outlives its deadline."""
+
+    __slots__ = ("connection", "done", "expired")
+
+    def __init__(self, connection: "_PinnedHTTP") -> None:
+        self.connection, self.done, self.expired = connection, False, False
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> Result:
-    """POST and read the status, within `timeout_s` for everything (connect, TLS, send, answer):
-    a timer shuts the socket if the receiver is slower, however it drips its bytes."""
-    connection = _connection(target, timeout_s)
-    expired = threading.Event()
+class Deadlines:
+    """The hard deadline of every exchange of a dispatcher, kept by one thread: at its deadline
+    an exchange still going has its socket shut, however its receiver drips its bytes. (A timer
+    per request started a thread per event: a third of the dispatcher's CPU.)"""
 
-    def _expire() -> None:
-        expired.set()
-        connection.abort()
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Watch]] = []  # a heap; finished ones left to drop
+        self._changed = threading.Condition()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
 
-    timer = threading.Timer(timeout_s, _expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        connection.request("POST", target.path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read(MAX_RESPONSE_BYTES)  # no more: the body is not ours to buffer
-        status = response.status
-    except (OSError, http.client.HTTPException, ValueError) as error:
-        if expired.is_set() or isinstance(error, TimeoutError | socket.timeout):
-            return Result(TIMEOUT, error=f"timed out after {timeout_s:g} s")
-        return Result(UNREACHABLE, error=f"{type(error).__name__}: {error}"[:300])
-    finally:
-        timer.cancel()
-        connection.close()
-    if 200 <= status < 300:
-        return Result(DELIVERED, status=status)
-    if 300 <= status < 400:
-        return Result(REJECTED, status, f"HTTP {status}: redirects are not followed")
-    return Result(REJECTED, status, f"HTTP {status}")
+    def watch(self, connection: "_PinnedHTTP", timeout_s: float) -> Watch:
+        watch = Watch(connection)
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._keep, name="deadlines", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._due, (time.monotonic() + timeout_s, next(self._order), watch))
+            if self._due[0][2] is watch:
+                self._changed.notify()
+        return watch
+
+    def done(self, watch: Watch) -> None:
+        with self._changed:
+            watch.done = True
+
+    def _keep(self) -> None:
+        with self._changed:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, watch = heapq.heappop(self._due)
+                watch.expired = True
+                watch.connection.abort()
+
+
+class Channel:
+    """One claim's way to its subscription's receiver: the URL checked and resolved once (at
+    the first event), one connection kept open across events while the receiver keeps it
+    (HTTP/1.1 keep-alive), one signer. A context manager: closes the connection at the end.
+    Resolving and connecting per event cost most of the dispatcher's CPU, and the receiver a
+    connection per event."""
+
+    def __init__(
+        self, url: str, secret: str, settings: DispatchSettings, deadlines: Deadlines
+    ) -> None:
+        self.url, self.settings, self.deadlines = url, settings, deadlines
+        self.signer = Webhook(secret)
+        self.target: Target | None = None
+        self.connection: _PinnedHTTP | None = None
+        self.connections = 0  # opened so far
+
+    def __enter__(self) -> "Channel":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._close()
+
+    def send(self, event: webhooks.Event) -> Result:
+        """One attempt: sign the event now and POST it to the address checked."""
+        if self.target is None:
+            try:
+                self.target = resolve(self.url, self.settings.policy)
+            except UrlRefused as refused:
+                return Result(REFUSED, error=f"refused: {refused}")
+        now = datetime.fromtimestamp(int(time.time()), UTC)  # whole seconds, as signed
+        text = payload(event, now)
+        body = text.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self.signer.sign(event.id, now, text),
+        }
+        reused = self.connection is not None
+        result, stale = self._post(self.target, body, headers)
+        if reused and stale:  # the receiver closed the idle connection: once more, fresh
+            result, _ = self._post(self.target, body, headers)
+        return result
+
+    def _post(self, target: Target, body: bytes, headers: dict[str, str]) -> tuple[Result, bool]:
+        """POST and read the status, within timeout_s for everything (connect, TLS, send,
+        answer); with whether it failed as a connection closed by the other end does."""
+        timeout_s = self.settings.timeout_s
+        if self.connection is None:
+            self.connection = _connection(target, timeout_s)
+            self.connections += 1
+        connection = self.connection
+        watch = self.deadlines.watch(connection, timeout_s)
+        keep = False
+        try:
+            connection.request("POST", target.path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read(MAX_RESPONSE_BYTES)  # no more: the body is not ours to buffer
+            status = response.status
+            # Reusable only once the whole answer is read and the receiver keeps it open.
+            keep = response.isclosed() and not response.will_close
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            if watch.expired or isinstance(error, TimeoutError | socket.timeout):
+                return Result(TIMEOUT, error=f"timed out after {timeout_s:g} s"), False
+            stale = isinstance(error, ConnectionResetError | BrokenPipeError)
+            return Result(UNREACHABLE, error=f"{type(error).__name__}: {error}"[:300]), stale
+        finally:
+            self.deadlines.done(watch)
+            if not keep:
+                self._close()
+        if 200 <= status < 300:
+            return Result(DELIVERED, status=status), False
+        if 300 <= status < 400:
+            return Result(REJECTED, status, f"HTTP {status}: redirects are not followed"), False
+        return Result(REJECTED, status, f"HTTP {status}"), False
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -328,6 +424,9 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
     def _open(self) -> socket.socket:
         self.raw = socket.create_connection((self.address, self.port), self.timeout)
+        # http.client writes the headers and the body apart: without this, on a connection
+        # kept alive, Nagle holds the body until the receiver's delayed ACK (40 ms an event).
+        self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.raw
 
     def connect(self) -> None:

@@ -5,9 +5,10 @@ would let anyone with a key probe the private network behind it (a database, a c
 endpoint at 169.254.169.254). Two checks, both here:
 - `check_url` when a subscription is created: the scheme, and the host if it is an address
   literal. Names are not resolved then: what a name resolves to may change.
-- `resolve` at every delivery: the name's current addresses, all of which must be allowed; the
-  dispatcher (webhooks_delivery.py) then connects to the address checked, never resolving
-  again (no rebinding window).
+- `resolve` when a dispatcher takes up a subscription's events (a claim: at most 10 s of
+  sending): the name's current addresses, all of which must be allowed; the dispatcher
+  (webhooks_delivery.py) then connects to the address checked for the whole claim, never
+  resolving again (no rebinding window).
 `WEBHOOK_ALLOW_HTTP=1` allows plain http, `WEBHOOK_ALLOW_PRIVATE=1` loopback, private, link-local
 and shared addresses (local development); `UrlPolicy.from_config` reads both, for the views
 and the dispatcher alike. Never opens a connection itself.

@@ -3,7 +3,8 @@
 Routes only, as in views.py: parse (smorest, through webhooks_schemas.py), one call into
 `webhooks.py`, return; an unknown id leaves as `domain.WebhookNotFound` through errors.py's
 table. The URL is checked against the deployment's policy (`webhooks_urls`) here, where it is
-accepted; the dispatcher (webhooks_delivery.py) checks it again, resolved, at every delivery.
+accepted; the dispatcher (webhooks_delivery.py) checks it again, resolved, each time it takes up the
+subscription's events.
 
 With API keys, only write keys manage webhooks, and only for calendars the key opens: a
 subscription is the key's when every one of its patterns lies within the key's calendars

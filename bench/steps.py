@@ -39,6 +39,7 @@ from bench.meters import (
     settle,
     worker_rss,
 )
+from bench.receiver import Receiver
 from config import settings_from_env
 from tools import live
 from tools.live import LiveServer
@@ -218,11 +219,12 @@ class Run:
     def webhooks(self, step: int, stored: int) -> None:
         """The create row side by side with itself under WEBHOOK_SUBSCRIPTIONS active
         subscriptions to every calendar, on the same gunicorn, with a dispatcher delivering to
-        a receiver on loopback. Round by round: a plain burst with no subscription, then the
-        subscriptions made (through webhooks.py: the measured gunicorn, like production,
-        refuses loopback URLs), a webhook burst, its deliveries waited for (untimed: a plain
-        burst must not pay for the backlog), the subscriptions deleted. The row records its
-        ratio to its own plain bursts and the dispatcher's CPU per delivered event."""
+        a receiver on loopback (bench/receiver.py). Round by round: a plain burst with no
+        subscription, then the subscriptions made (through webhooks.py: the measured gunicorn,
+        like production, refuses loopback URLs), a webhook burst, its deliveries waited for
+        (untimed: a plain burst must not pay for the backlog), the subscriptions deleted. The
+        row records its ratio to its own plain bursts and the dispatcher's CPU per delivered
+        event."""
         create = plan.scenario("create")
         settings = settings_from_env({"DATABASE_URL": self.db.url})  # the service's defaults
         engine = database.bind_timeouts(create_engine(self.db.url), settings)
@@ -238,7 +240,7 @@ class Run:
         waited_s = 0.0
         dispatcher_log = self.log_dir / "dispatcher.log"
         with (
-            live.Receiver(status=204) as receiver,
+            Receiver() as receiver,
             contextlib.ExitStack() as stack,
             open(dispatcher_log, "wb") as output,
         ):
@@ -257,7 +259,7 @@ class Run:
             log(f"{plan.CREATE_WEBHOOKS}: dispatcher up; {rounds} rounds of {seconds} s")
 
             def caught_up() -> bool:  # every event of every webhook burst so far delivered
-                return len(receiver.received) >= expected
+                return receiver.received >= expected
 
             for _ in range(rounds):
                 plain_bursts.append(self.burst(step, plain_side, seconds))
@@ -270,10 +272,10 @@ class Run:
                     ).id
                     for n in range(plan.WEBHOOK_SUBSCRIPTIONS)
                 ]
-                before = len(receiver.received)
+                before = receiver.received
                 burst = self.burst(step, webhook_side, seconds)
                 webhook_bursts.append(burst)
-                delivered_in_runs += len(receiver.received) - before
+                delivered_in_runs += receiver.received - before
                 expected += burst["rows_written"] * len(ids)
                 started = time.monotonic()
                 with contextlib.suppress(RuntimeError):
@@ -287,7 +289,7 @@ class Run:
                 for webhook_id in ids:
                     webhooks.delete(engine, webhook_id)
             dispatcher_s = process_cpu_seconds(dispatcher.pid) - dispatcher_cpu
-        delivered = len(receiver.received)
+        delivered = receiver.received
         plain, run = merge(plain_bursts), merge(webhook_bursts)
         for result, done in ((plain, plain_bursts), (run, webhook_bursts)):
             result["rows_written"] = sum(burst["rows_written"] for burst in done)
