@@ -6,6 +6,8 @@ these schemas reaches services.py and queries.py as domain.py's `CalendarSetting
 `SlotQuery`. Never touches the database, never reads the request itself.
 """
 
+import functools
+import math
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -356,7 +358,16 @@ class SlotsOut(Schema):
 
 def slots_json(answer: Slots) -> bytes:
     """`answer` as SlotsOut dumps it, built directly: a month of slots is thousands of times,
-    and marshmallow's dump of them cost more than finding them (a test holds the two equal)."""
+    and marshmallow's dump of them cost more than finding them (a test holds the two equal).
+    Each instant is formatted once: a slot's end is mostly a later slot's start."""
+    formatted: dict[datetime, str] = {}
+
+    def utc(moment: datetime) -> str:
+        text = formatted.get(moment)
+        if text is None:
+            text = formatted[moment] = _utc(moment)
+        return text
+
     return orjson.dumps(
         {
             "duration": answer.duration,
@@ -364,7 +375,7 @@ def slots_json(answer: Slots) -> bytes:
             "interval": answer.interval,
             "required": answer.required,
             "slots": [
-                {"calendars": slot.calendars, "end": _utc(slot.end), "start": _utc(slot.start)}
+                {"calendars": slot.calendars, "end": utc(slot.end), "start": utc(slot.start)}
                 for slot in answer.slots
             ],
             "timeZone": answer.time_zone,
@@ -374,5 +385,21 @@ def slots_json(answer: Slots) -> bytes:
 
 
 def _utc(moment: datetime) -> str:
-    """format_time for the UTC instants slots.py makes, at a tenth of its cost."""
-    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+    """format_time for the instants slots.py makes, at a fifth of its cost: the date and the
+    clock of a grid repeat, so each is formatted once (and kept, a few thousand at most)."""
+    day, second = divmod(math.floor(moment.timestamp()), 86400)
+    return _date_part(day) + _clock_part(second, moment.microsecond // 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_part(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).isoformat() + "T"
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock_part(second: int, millisecond: int) -> str:
+    hours, rest = divmod(second, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{millisecond:03d}Z"
+
+
+_EPOCH = date(1970, 1, 1)

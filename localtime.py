@@ -16,6 +16,7 @@ gives both instants. Pure functions on domain values: no SQL, no HTTP.
 
 import functools
 import importlib.resources
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -134,6 +135,7 @@ def grid_seconds(start: datetime, end: datetime, interval: int, time_zone: str) 
     step = interval * 60
     low, high = start.timestamp(), end.timestamp()
     found: list[float] = []
+    changes = False  # a date with a change may repeat or reorder instants: then sort them
     for day in _local_dates(start, end + ONE_DAY, tz):
         midnight = datetime.combine(day, time())
         offset = midnight.replace(tzinfo=tz).utcoffset()
@@ -142,14 +144,15 @@ def grid_seconds(start: datetime, end: datetime, interval: int, time_zone: str) 
             for hours in (_NOON, ONE_DAY)
         ):
             found.extend(moment.timestamp() for moment in _readings(day, interval, tz, start, end))
+            changes = True
             continue
         first = (midnight - offset).replace(tzinfo=UTC).timestamp()
-        found.extend(
-            moment
-            for moment in (first + step * k for k in range(MINUTES_A_DAY // interval))
-            if low <= moment < high
-        )
-    return sorted(set(found))
+        # The readings of the day within [low, high): k from the first at or after `low` to
+        # the last before `high`.
+        lowest = max(0, math.ceil((low - first) / step))
+        highest = min(MINUTES_A_DAY // interval, math.ceil((high - first) / step))
+        found.extend(first + step * k for k in range(lowest, highest))
+    return sorted(set(found)) if changes else found
 
 
 _NOON = timedelta(hours=12)

@@ -12,6 +12,7 @@ which are exact for the millisecond times the service keeps and several times fa
 datetimes in the loop over a month of candidates.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -46,17 +47,19 @@ def free_starts(
     ]
     answers = []
     at = busy = 0  # the first open span, and the first blocked span, that end after `start`
+    # Past the last span, a sentinel that ends never and starts never: no bounds checks.
+    opened.append((math.inf, math.inf))
+    blocked = [*blocked, (math.inf, math.inf)]
     for start in candidates:
         if not first <= start < horizon:
             answers.append(False)
             continue
         end = start + duration
-        while at < len(opened) and opened[at][1] <= start:
+        while opened[at][1] <= start:
             at += 1
-        while busy < len(blocked) and blocked[busy][1] <= start:
+        while blocked[busy][1] <= start:
             busy += 1
-        inside = at < len(opened) and opened[at][0] <= start and end <= opened[at][1]
-        answers.append(inside and (busy == len(blocked) or blocked[busy][0] >= end))
+        answers.append(opened[at][0] <= start and end <= opened[at][1] and blocked[busy][0] >= end)
     return answers
 
 
@@ -80,12 +83,16 @@ def offer(
         for one in settings
     }
     names = sorted(free)
-    slots = []
-    for index, start in enumerate(candidates):
-        open_on = [name for name in names if free[name][index]]
-        if len(open_on) >= required:
-            begins = _instant(start)
-            slots.append(Slot(begins, begins + duration, open_on))
+    if len(names) == 1:  # one calendar: its free starts, each naming it (one list for all)
+        (only,) = free.values()
+        starts = [start for start, is_free in zip(candidates, only, strict=True) if is_free]
+        slots = [Slot(_instant(start), _instant(start + seconds), names) for start in starts]
+    else:
+        slots = []
+        for index, start in enumerate(candidates):
+            open_on = [name for name in names if free[name][index]]
+            if len(open_on) >= required:
+                slots.append(Slot(_instant(start), _instant(start + seconds), open_on))
     return Slots(query.start, query.end, query.duration, query.interval, time_zone, required, slots)
 
 
