@@ -341,12 +341,20 @@ def run_ceiling(server: LiveServer, db: Database, seconds: int, region: dict[str
         float(line.split()[2]) for line in done.stdout.splitlines() if line.startswith("tps = ")
     )
     return {
+        "script": CEILING_SCRIPT.name,
+        "connections": CONNECTIONS,
+        "params": region,
         "binary": args[0],
         "transactions": len(latencies),
+        "requests": len(latencies),
+        "seconds": len(latencies) / tps if tps else float(seconds),  # as pgbench counts its tps
         "rps": tps,
         **latency_summary(latencies),
         "non_2xx": 0,
+        "socket_errors": 0,
         "statuses": {},
         "cpu_cores": cores,
+        "connections_per_worker": [],
         "pgbench_output": done.stdout,
+        "latencies_ms": latencies,
     }

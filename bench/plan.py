@@ -68,11 +68,12 @@ SCENARIOS = (
 # times round, each burst a BURSTS-th of the duration, each row's bursts merged into one. A
 # ratio between them then compares the same minutes of the machine: measured minutes apart,
 # one scenario's req/s moved by up to 20% on these shared cores (and the floor from 2,250 to
-# 5,094 between runs). By key, "floor" for the framework floor; the first key places the group
-# in SCENARIOS' order. The feature rows are measured in pairs, each beside the plain row.
+# 5,094 between runs). By key, "ceiling" for pgbench's and "floor" for the framework floor; the
+# group takes the place in SCENARIOS' order of its first member there. The feature rows are
+# measured in pairs, each beside the plain row.
 BURSTS = 5
 SIDE_BY_SIDE = (
-    ("create", "create_holds"),
+    ("ceiling", "create", "create_holds", "create_one", "update"),
     ("floor", "read_id", "read_list", "mixed"),
     ("read_day", "slots_one", "slots_five"),
 )
@@ -99,6 +100,8 @@ WEBHOOK_DRAIN_S = 120
 # side by side with the rows compared with it (it has no book; the machine drifts).
 FLOOR_APP = "bench.floor:create_app()"
 FLOOR_SCENARIO = Scenario("floor", FLOOR, "read_id.lua")
+# The ceiling: pgbench running bench/create.pgbench (not a wrk script) on the same server.
+CEILING_SCENARIO = Scenario("ceiling", CEILING, "create.pgbench")
 
 # The service's rows and the floor run with the settings `make run` gives (access log on).
 # The feature rows: by-id reads on a gunicorn of their own each, every optional per-request
@@ -173,7 +176,7 @@ def feature(key: str) -> Feature:
 
 def scenario(key: str) -> Scenario:
     """A scenario by its key (the floor's included)."""
-    for found in (*SCENARIOS, FLOOR_SCENARIO):
+    for found in (*SCENARIOS, FLOOR_SCENARIO, CEILING_SCENARIO):
         if found.key == key:
             return found
     raise KeyError(key)

@@ -88,7 +88,7 @@ def table(runs: list[dict]) -> str:
             reference = _reference(runs, run, run["reference"]) or {}
             of = f" {run['reference_label']}"
         else:
-            reference, of = _find(runs, run["step"], plan.CEILING) or {}, ""
+            reference, of = _reference(runs, run, plan.CEILING) or {}, ""
         cells = [f"{run['rps']:.0f}{_ratio(run['rps'], reference.get('rps'), of)}"]
         floor = _reference(runs, run, plan.FLOOR)
         if run["scenario"] in plan.FLOOR_COMPARED and floor:
@@ -249,7 +249,7 @@ def _chart_ratio(run: dict, runs: list[dict]) -> tuple[float | None, str, float 
     elif "reference" in run:
         reference, name = _reference(runs, run, run["reference"]), run["reference_label"]
     else:
-        reference, name = _find(runs, run["step"], plan.CEILING), "ceiling"
+        reference, name = _reference(runs, run, plan.CEILING), "ceiling"
     ratio = run["rps"] / reference["rps"] if reference and reference["rps"] else None
     return ratio, name, target.bound if target else None
 

@@ -144,23 +144,11 @@ class Run:
         result["rows_written"] = rows_written(self.db, params)
         return self.record(step, stored, name or scenario.name, result)
 
-    def ceiling(self, step: int, stored: int) -> None:
-        region = self.regions.next()
-        result = run_ceiling(self.server, self.db, self.config.duration, region)
-        result["rows_written"] = rows_written(self.db, region)
-        if result["rows_written"] < result["transactions"]:
-            raise BenchError(
-                f"pgbench logged {result['transactions']} creates"
-                f" but stored {result['rows_written']}"
-            )
-        self.record(step, stored, plan.CEILING, result)
-
     def size(self, step: int, stored: int) -> None:
         """Everything measured at one size of the book."""
         first = step == min(self.config.steps)
         if first and step % CONNECTIONS:  # update.lua gives each wrk thread ids of its own
             raise BenchError(f"the book size {step} is not a multiple of {CONNECTIONS}")
-        self.ceiling(step, stored)
         configure_slot_calendars(self.db, plan.SLOT_CALENDARS, plan.SLOT_SETTINGS)
         done: set[str] = set()
         for scenario in plan.SCENARIOS:
@@ -318,7 +306,18 @@ class Run:
             raise BenchError("the webhook row delivered nothing: see dispatcher.log")
 
     def burst(self, step: int, side: "Side", seconds: int) -> dict:
-        """One wrk run of a side, with fresh params; its written rows counted."""
+        """One wrk run of a side (pgbench for the ceiling), with fresh params; its written rows
+        counted."""
+        if side.scenario is plan.CEILING_SCENARIO:
+            region = self.regions.next()
+            result = run_ceiling(self.server, self.db, seconds, region)
+            result["rows_written"] = rows_written(self.db, region)
+            if result["rows_written"] < result["requests"]:
+                raise BenchError(
+                    f"pgbench logged {result['requests']} creates"
+                    f" but stored {result['rows_written']}"
+                )
+            return result
         params = {**self.params(side.scenario, step, side.server), **side.extra}
         result = run_wrk(
             side.server, self.db, side.scenario.script, seconds, side.connections, **params
