@@ -146,7 +146,9 @@ def judge(target: plan.Target, runs: list[dict], memory: dict, steps: tuple[int,
             value, base = run[target.figure], reference[target.figure]
             ratio = value / base
             met.append(ratio <= target.bound if target.at_most else ratio >= target.bound)
-            found.append(f"{ratio:.2f}× at {short(run['step'])} ({value:.1f} vs {base:.1f} {unit})")
+            # Three places where two would round a miss up to its bound (0.949× is not 0.95×).
+            shown = f"{ratio:.3f}" if f"{ratio:.2f}" == f"{target.bound:.2f}" else f"{ratio:.2f}"
+            found.append(f"{shown}× at {short(run['step'])} ({value:.1f} vs {base:.1f} {unit})")
         if not found:
             return {"target": asked, "met": None, "figures": "not measured in this run"}
         return {"target": asked, "met": all(met), "figures": ", ".join(found)}
