@@ -55,8 +55,12 @@ def serve_with_dispatcher() -> int:
     passed on. Either way we wait for gunicorn's graceful exit, then for the dispatcher's
     (attempts in flight finish within WEBHOOK_TIMEOUT_S) and the sweeper's."""
     gunicorn = subprocess.Popen(boot.GUNICORN, cwd=ROOT)
-    dispatcher = subprocess.Popen(DISPATCHER, cwd=ROOT)
-    sweeper = subprocess.Popen(SWEEPER, cwd=ROOT)
+    # gunicorn empties PROMETHEUS_MULTIPROC_DIR as it starts: a dispatcher or sweeper sharing
+    # it could lose its metrics file mid-import (FileNotFoundError). Theirs are private (their
+    # figures are in the database, not in gunicorn's /metrics).
+    private = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    dispatcher = subprocess.Popen(DISPATCHER, cwd=ROOT, env=private)
+    sweeper = subprocess.Popen(SWEEPER, cwd=ROOT, env=private)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def pass_on(*_: object) -> None:
