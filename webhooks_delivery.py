@@ -345,7 +345,6 @@ class Channel:
         self.signer = Webhook(secret)
         self.target: Target | None = None
         self.connection: _PinnedHTTP | None = None
-        self.connections = 0  # opened so far
 
     def __enter__(self) -> "Channel":
         return self
@@ -382,7 +381,6 @@ class Channel:
         timeout_s = self.settings.timeout_s
         if self.connection is None:
             self.connection = _connection(target, timeout_s)
-            self.connections += 1
         connection = self.connection
         watch = self.deadlines.watch(connection, timeout_s)
         keep = False

@@ -251,9 +251,10 @@ def run_wrk(
 
 
 def merge(bursts: list[dict]) -> dict:
-    """One row from several wrk runs (bursts) of one scenario, as if it were one run: requests,
-    seconds and statuses summed, latencies pooled, CPU averaged over the time, and the spread
-    of connections over workers summed (busiest first in each burst)."""
+    """One row from several wrk runs (bursts) of one scenario, or from rows already merged,
+    as if it were one run: requests, seconds, statuses, bursts and written rows summed,
+    latencies pooled, CPU averaged over the time, and the spread of connections over workers
+    summed (busiest first in each burst)."""
     seconds = sum(burst["seconds"] for burst in bursts)
     requests = sum(burst["requests"] for burst in bursts)
     latencies = [latency for burst in bursts for latency in burst["latencies_ms"]]
@@ -276,11 +277,11 @@ def merge(bursts: list[dict]) -> dict:
         )
         for n in range(widest)
     ]
-    return {
+    merged = {
         "script": bursts[0]["script"],
         "connections": bursts[0]["connections"],
         "params": bursts[0]["params"],
-        "bursts": len(bursts),
+        "bursts": sum(burst.get("bursts", 1) for burst in bursts),
         "requests": requests,
         "seconds": seconds,
         "rps": requests / seconds,
@@ -292,6 +293,9 @@ def merge(bursts: list[dict]) -> dict:
         "connections_per_worker": spread,
         "latencies_ms": latencies,
     }
+    if all("rows_written" in burst for burst in bursts):
+        merged["rows_written"] = sum(burst["rows_written"] for burst in bursts)
+    return merged
 
 
 def pgbench_binary() -> str:

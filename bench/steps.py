@@ -136,13 +136,8 @@ class Run:
         connections: int = CONNECTIONS,
         **extra: Any,
     ) -> dict:
-        server = server or self.server
-        params = {**self.params(scenario, step, server), **extra}
-        result = run_wrk(
-            server, self.db, scenario.script, self.config.duration, connections, **params
-        )
-        result["rows_written"] = rows_written(self.db, params)
-        return self.record(step, stored, name or scenario.name, result)
+        side = Side(scenario, server or self.server, name, extra, connections)
+        return self.record(step, stored, side.name, self.burst(step, side, self.config.duration))
 
     def size(self, step: int, stored: int) -> None:
         """Everything measured at one size of the book."""
@@ -152,16 +147,14 @@ class Run:
         configure_slot_calendars(self.db, plan.SLOT_CALENDARS, plan.SLOT_SETTINGS)
         done: set[str] = set()
         for scenario in plan.SCENARIOS:
-            if scenario.key in done or not (first or not scenario.first_size_only):
+            if scenario.key in done or (scenario.first_size_only and not first):
                 continue
             group = plan.side_by_side(scenario.key)
             done.update(group)
             if len(group) == 1:
                 self.scenario(step, stored, scenario)
                 continue
-            keys = [
-                k for k in group if k == "floor" or first or not plan.scenario(k).first_size_only
-            ]
+            keys = [k for k in group if first or not plan.scenario(k).first_size_only]
             with self.servers(keys) as servers:
                 sides = [Side(plan.scenario(k), servers[k]) for k in keys]
                 for side, result in zip(sides, self.side_by_side(step, sides), strict=True):
@@ -185,17 +178,12 @@ class Run:
         others had over the same minutes (`beside`, by row name: report.py compares a row with
         those rather than with the row measured elsewhere). Every burst gets fresh params (a
         region of its own to write in) and its written rows are counted."""
-        rounds = max(1, min(plan.BURSTS, self.config.duration))
-        seconds = max(1, self.config.duration // rounds)
+        rounds, seconds = self.rounds()
         bursts: list[list[dict]] = [[] for _ in sides]
         for _ in range(rounds):
             for side, done in zip(sides, bursts, strict=True):
                 done.append(self.burst(step, side, seconds))
-        results = []
-        for done in bursts:
-            result = merge(done)
-            result["rows_written"] = sum(burst["rows_written"] for burst in done)
-            results.append(result)
+        results = [merge(done) for done in bursts]
         for side, result in zip(sides, results, strict=True):
             result["beside"] = {
                 other.name: figures(other_result)
@@ -203,6 +191,11 @@ class Run:
                 if other is not side
             }
         return results
+
+    def rounds(self) -> tuple[int, int]:
+        """How many bursts a side-by-side row takes, and how many seconds each."""
+        rounds = max(1, min(plan.BURSTS, self.config.duration))
+        return rounds, max(1, self.config.duration // rounds)
 
     def webhooks(self, step: int, stored: int) -> None:
         """The create row side by side with itself under WEBHOOK_SUBSCRIPTIONS active
@@ -218,8 +211,7 @@ class Run:
         engine = database.bind_timeouts(create_engine(self.db.url), settings)
         env = {**os.environ, "DATABASE_URL": self.db.url, **plan.WEBHOOK_DISPATCHER_SETTINGS}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        rounds = max(1, min(plan.BURSTS, self.config.duration))
-        seconds = max(1, self.config.duration // rounds)
+        rounds, seconds = self.rounds()
         plain_side = Side(create, self.server, plan.CREATE)
         webhook_side = Side(create, self.server, plan.CREATE_WEBHOOKS)
         plain_bursts: list[dict] = []
@@ -279,8 +271,6 @@ class Run:
             dispatcher_s = process_cpu_seconds(dispatcher.pid) - dispatcher_cpu
         delivered = receiver.received
         plain, run = merge(plain_bursts), merge(webhook_bursts)
-        for result, done in ((plain, plain_bursts), (run, webhook_bursts)):
-            result["rows_written"] = sum(burst["rows_written"] for burst in done)
         run["beside"] = {plan.CREATE: figures(plain)}
         run["webhooks"] = {
             "subscriptions": plan.WEBHOOK_SUBSCRIPTIONS,
@@ -293,7 +283,7 @@ class Run:
             if delivered
             else None,
         }
-        compare(run, {"scenario": plan.CREATE, **figures(plain)}, "plain create")
+        compare(run, plan.CREATE, "plain create", run["beside"][plan.CREATE])
         self.record(step, stored, plan.CREATE_WEBHOOKS, run)
         self.note(
             f"{plan.CREATE_WEBHOOKS}: {run['x_reference']['rps']:.2f}× its plain bursts"
@@ -357,13 +347,11 @@ class Run:
                 measured.append((feature, run))
         if not plain_bursts:
             return
-        plain_run = merge_results(plain_bursts)
+        plain_run = merge(plain_bursts)
         plain_run["settings"] = plain_feature.settings
         self.record(step, stored, plain_feature.name, plain_run)
         for feature, run in measured:
-            compare(
-                run, {"scenario": plain_feature.name, **run["beside"][plain_feature.name]}, "plain"
-            )
+            compare(run, plain_feature.name, "plain", run["beside"][plain_feature.name])
             self.record(step, stored, feature.name, run)
 
     def through_pgbouncer(self, step: int, stored: int) -> None:
@@ -425,7 +413,8 @@ class Run:
                     "server_connections": plan.PGBOUNCER_POOL_SIZE,
                     "pool_mode": "transaction",
                 }
-                compare(run, direct[scenario.key], "direct")
+                reference = direct[scenario.key]
+                compare(run, reference["scenario"], "direct", figures(reference))
                 log(f"through PgBouncer: {run['x_reference']['rps']:.2f}× the direct req/s")
 
     def memory(self, step: int) -> dict:
@@ -481,18 +470,11 @@ def figures(result: dict) -> dict[str, float]:
     return {key: result[key] for key in RATIOS}
 
 
-def merge_results(results: list[dict]) -> dict:
-    """Merged side-by-side results (each already bursts merged) as one: their bursts pooled."""
-    merged = merge(results)
-    merged["bursts"] = sum(result["bursts"] for result in results)
-    merged["rows_written"] = sum(result["rows_written"] for result in results)
-    return merged
-
-
-def compare(run: dict, reference: dict, label: str) -> None:
-    """Record `run`'s ratios to `reference`'s, which the table shows in place of the ceiling."""
-    run["reference"], run["reference_label"] = reference["scenario"], label
-    run["x_reference"] = {k: run[k] / reference[k] for k in RATIOS if reference[k]}
+def compare(run: dict, reference: str, label: str, of: dict[str, float]) -> None:
+    """Record `run`'s ratios to row `reference`'s figures `of`, which the table shows in
+    place of the ceiling's."""
+    run["reference"], run["reference_label"] = reference, label
+    run["x_reference"] = {k: run[k] / of[k] for k in RATIOS if of[k]}
 
 
 def pooled_db_pool_size(workers: int) -> int:

@@ -42,8 +42,9 @@ class Receiver:
     """An HTTP server on 127.0.0.1: each path is one subscription's endpoint. It verifies each
     request with the secret registered for its path and records what arrived, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
         self.secrets: dict[str, str] = {}
+        self.connections = 0  # accepted so far
         self.received: dict[str, list[dict]] = {}
         self.invalid: list[str] = []
         self.behaviour: dict[str, str] = {}  # path -> "ok" | "fail" | "hang" | "slow"
@@ -54,8 +55,15 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *args) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
 
             def do_POST(self) -> None:
                 receiver.handle(self)
@@ -293,6 +301,21 @@ def test_300_racing_writes_reach_every_matching_subscription_in_feed_order(
     total = float(sum(len(wanted) for wanted in expected.values()))
     assert f'sesame_webhook_deliveries_total{{outcome="delivered"}} {total}' in metrics
     assert f'sesame_webhook_oldest_undelivered_seconds{{webhook="{everything}"}} 0.0' in metrics
+
+
+def test_a_claims_events_share_the_connection_a_receiver_keeps_alive(base, dispatchers):
+    receiver = Receiver(keep_alive=True)
+    try:
+        webhook_id = subscribe(base, receiver, "/kept")
+        for n in range(1, 31):
+            requests.post(f"{base}/appointments", json=appointment(n), timeout=10)
+        dispatchers.start()  # after the writes: one claim sends them all
+        wait_for(receiver, "/kept", 30)
+        assert_delivered_exactly(receiver, "/kept", feed(base), webhook_id)
+        assert receiver.invalid == []
+        assert receiver.connections == 1
+    finally:
+        receiver.close()
 
 
 def test_a_receiver_down_for_10_s_gets_everything_in_order_after_backoff(
