@@ -15,6 +15,7 @@ overlaps the last window's length (docs/operations.md says what that means for b
   connection of the request thread's own. One round trip, refused or not (a refused request
   gets the window's counts back, to say when it frees one). It skips redis-py's client and
   pool and `limits`' wrappers: 25 µs of CPU per request instead of 100 (docs/performance.md);
+  redis-py parses its answers with hiredis (requirements.txt), which it uses when installed;
 - on every other storage (memory, sentinel, cluster, memcached), `limits`' own
   SlidingWindowCounterRateLimiter: one round trip admits, a refused request takes a second.
 

@@ -136,6 +136,15 @@ def test_the_redis_counter_survives_a_flushed_script_cache(redis_url):
     assert [counters.refused(key) is None for _ in range(5)] == [True] * 4 + [False]
 
 
+def test_the_redis_counter_parses_answers_with_hiredis(redis_url):
+    # requirements.txt installs hiredis; redis-py falls back to its Python parser unnoticed.
+    from redis._parsers import _HiredisParser
+
+    counters = RedisWindows(parse_many("5 per minute"), redis_url)
+    assert counters.refused("key:" + secrets.token_hex(12)) is None
+    assert isinstance(counters._connection()._parser, _HiredisParser)
+
+
 def test_an_unreachable_redis_fails_fast_instead_of_hanging():
     import redis
 
