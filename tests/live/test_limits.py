@@ -54,6 +54,46 @@ def test_rate_limit_holds_across_workers_with_redis(app, environment, redis_url,
         assert all(requests.get(f"{server.base}/health").status_code == 200 for _ in range(12))
 
 
+def test_each_request_costs_one_round_trip_to_redis_admitted_or_refused(
+    app, environment, redis_url
+):
+    # The product decision of issue 24: at most one Redis round trip per request. Counted by
+    # Redis itself: the commands it ran while 8 requests went through gunicorn, 3 refused.
+    import redis
+
+    from ratelimit import ACQUIRE
+
+    client = redis.Redis.from_url(redis_url)
+    client.script_load(ACQUIRE)  # as any earlier request would have (a flushed cache: +1 EVAL)
+    key = "rl-" + secrets.token_hex(12)
+    settings = {"API_KEYS": key, "RATE_LIMIT": "5 per minute", "RATE_LIMIT_STORAGE_URI": redis_url}
+    with gunicorn({**environment, **settings}) as server:
+        before = commands_run(client)
+        statuses = [
+            requests.get(f"{server.base}/appointments/1", headers=auth(key), timeout=10)
+            for _ in range(8)
+        ]
+        after = commands_run(client)
+    assert [r.status_code for r in statuses][5:] == [429] * 3
+    assert 429 not in [r.status_code for r in statuses][:5]
+    ran = {name: after[name] - before.get(name, 0) for name in after}
+    # Redis counts the calls the script makes inside it too; connecting (redis-py names
+    # itself: CLIENT SETINFO) and this test's INFO aside, the rest came as round trips.
+    inside = ("pttl", "rename", "set", "get", "exists", "incr")
+    sent = {
+        name: n
+        for name, n in ran.items()
+        if n and name not in inside and not name.startswith(("client|", "info", "hello"))
+    }
+    assert sent == {"evalsha": 8}
+
+
+def commands_run(client) -> dict[str, int]:
+    """How many times Redis ran each command so far (INFO commandstats)."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): figures["calls"] for name, figures in stats.items()}
+
+
 def test_a_burst_at_the_end_of_a_window_still_counts_in_the_next(app, environment, redis_url):
     # The sliding-window counter (docs/operations.md): the previous window's requests weigh
     # in the current one by how much of it is left, so a second burst right after the first
